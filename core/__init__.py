@@ -1,0 +1,1 @@
+"""txlab core: plain-Python data, statistics, models and money. Never imports dash or plotly."""
