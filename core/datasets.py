@@ -1,0 +1,76 @@
+"""The dataset use-cases shared by the CLI and the pages: import, generate, map.
+
+Each function reads or writes through a ``Workspace`` and returns small results; none keeps state.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import pandas as pd
+
+from core.ingest import IngestLimits, IngestReport, read_table
+from core.mapping import CoercionReport, apply_mapping
+from core.schema import ColumnMapping
+from core.settings import Settings
+from core.synth import SynthConfig, generate
+from core.workspace import DatasetMeta, Workspace
+
+
+@dataclass
+class ImportResult:
+    meta: DatasetMeta
+    report: IngestReport
+
+
+def limits_from(settings: Settings) -> IngestLimits:
+    """Ingestion limits taken from the app's settings."""
+    return IngestLimits(max_columns=settings.max_columns, max_decompressed_bytes=settings.max_decompressed_bytes)
+
+
+def import_table(
+    workspace: Workspace,
+    source: bytes | str | os.PathLike,
+    *,
+    name: str,
+    origin: str,
+    limits: IngestLimits | None = None,
+    owner: str = "local",
+) -> ImportResult:
+    """Read a file (path or uploaded bytes) and store it as a new dataset.
+
+    ``name`` is the user's file name, kept only as a label. Raises ``IngestError`` on bad input,
+    in which case nothing is stored.
+    """
+    frame, report = read_table(source, name=name, limits=limits)
+    meta = workspace.add_dataset(frame, name=name, source=origin, report=report.to_dict(), owner=owner)
+    return ImportResult(meta, report)
+
+
+def generate_dataset(workspace: Workspace, config: SynthConfig, *, name: str | None = None, owner: str = "local") -> DatasetMeta:
+    """Simulate transactions and store them as a new dataset (with the generator's settings)."""
+    frame = generate(config)
+    label = name or f"synthetic-{config.rows}-seed{config.seed}"
+    settings = {k: getattr(config, k) for k in config.__dataclass_fields__}
+    return workspace.add_dataset(frame, name=label, source="generated", owner=owner, extra={"generator": settings})
+
+
+def map_dataset(workspace: Workspace, dataset_id: str, mapping: ColumnMapping, *, save: bool = True) -> tuple[CoercionReport, DatasetMeta | None]:
+    """Apply a mapping to a stored dataset; save it with the mapped table when it has no errors."""
+    meta = workspace.get(dataset_id)
+    mapping.check_against(meta.columns)
+    frame = workspace.load_frame(dataset_id, columns=mapping.used_columns())
+    mapped, report = apply_mapping(frame, mapping)
+    if save and report.ok:
+        return report, workspace.save_mapping(dataset_id, mapping, mapped, report.to_dict())
+    return report, None
+
+
+def preview_records(frame: pd.DataFrame) -> list[dict]:
+    """JSON-safe rows for a table preview: dates as ISO text, missing values as None."""
+    out = frame.copy()
+    for column in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[column]):
+            out[column] = out[column].dt.strftime("%Y-%m-%d %H:%M:%S")
+    out = out.astype(object).where(out.notna(), None)
+    return out.to_dict("records")

@@ -1,0 +1,223 @@
+"""Datasets on disk: one folder per dataset under ``DATA_DIR/datasets/<id>/``.
+
+A dataset folder holds ``data.parquet`` (the ingested table, zstd), ``meta.json`` (its sidecar)
+and, once a mapping is saved, ``mapped.parquet`` (the table under canonical names). A folder is
+built under a temporary name and renamed into place, so a failed import leaves nothing behind;
+sidecar updates are written to a temporary file and swapped in with ``os.replace``.
+
+User-supplied names are only ever stored as text: paths are built from generated ids, which are
+checked against a strict pattern before they touch the file system.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from core.errors import NotFoundError, TxlabError
+from core.schema import ColumnMapping
+
+log = logging.getLogger(__name__)
+
+SERVER_FILE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".txt", ".parquet")
+_ID_PATTERN = re.compile(r"^ds-[0-9a-f]{12}$")
+_DATA, _MAPPED, _META = "data.parquet", "mapped.parquet", "meta.json"
+
+
+@dataclass
+class DatasetMeta:
+    """The sidecar of one dataset: what it is, where it came from, and how it is mapped."""
+
+    id: str
+    name: str
+    source: str  # "upload" | "server-file" | "generated"
+    created: str
+    rows: int
+    columns: list[str]
+    owner: str = "local"
+    report: dict | None = None
+    mapping: dict | None = None
+    coercion: dict | None = None
+    mapped_rows: int | None = None
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "DatasetMeta":
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    @property
+    def column_mapping(self) -> ColumnMapping | None:
+        return ColumnMapping.from_dict(self.mapping) if self.mapping else None
+
+
+@dataclass(frozen=True)
+class ServerFile:
+    """A table file an operator placed in the data folder, offered for loading by name."""
+
+    name: str
+    size: int
+    modified: str
+
+
+class Workspace:
+    """All datasets under one data folder."""
+
+    def __init__(self, data_dir: str | os.PathLike) -> None:
+        self.data_dir = Path(data_dir).resolve()
+        self.datasets_dir = self.data_dir / "datasets"
+
+    def add_dataset(
+        self,
+        frame: pd.DataFrame,
+        *,
+        name: str,
+        source: str,
+        report: dict | None = None,
+        owner: str = "local",
+        extra: dict | None = None,
+    ) -> DatasetMeta:
+        """Store a frame as a new dataset; nothing is left behind if writing fails."""
+        self.datasets_dir.mkdir(parents=True, exist_ok=True)
+        dataset_id = f"ds-{uuid.uuid4().hex[:12]}"
+        meta = DatasetMeta(
+            id=dataset_id,
+            name=str(name)[:200] or "dataset",
+            source=source,
+            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            rows=int(len(frame)),
+            columns=[str(c) for c in frame.columns],
+            owner=owner,
+            report=report,
+            extra=dict(extra or {}),
+        )
+        staging = self.datasets_dir / f".staging-{dataset_id}"
+        try:
+            staging.mkdir()
+            _write_parquet(frame, staging / _DATA)
+            _write_json(meta.to_dict(), staging / _META)
+            staging.rename(self.datasets_dir / dataset_id)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        log.info("stored dataset %s (%s rows) from %s", dataset_id, meta.rows, source)
+        return meta
+
+    def list_datasets(self, owner: str | None = None) -> list[DatasetMeta]:
+        """Every stored dataset, newest first (optionally only one owner's)."""
+        if not self.datasets_dir.is_dir():
+            return []
+        metas = []
+        for folder in self.datasets_dir.iterdir():
+            if not _ID_PATTERN.match(folder.name):
+                continue
+            try:
+                meta = self._read_meta(folder)
+            except (OSError, ValueError, TypeError):
+                log.warning("skipping unreadable dataset folder %s", folder.name)
+                continue
+            if owner is None or meta.owner == owner:
+                metas.append(meta)
+        return sorted(metas, key=lambda m: m.created, reverse=True)
+
+    def get(self, dataset_id: str) -> DatasetMeta:
+        """The sidecar of one dataset; ``NotFoundError`` for an unknown or malformed id."""
+        return self._read_meta(self._folder(dataset_id))
+
+    def load_frame(self, dataset_id: str, columns: list[str] | None = None) -> pd.DataFrame:
+        """The ingested table as stored."""
+        return pd.read_parquet(self._folder(dataset_id) / _DATA, columns=columns)
+
+    def load_mapped(self, dataset_id: str, columns: list[str] | None = None) -> pd.DataFrame:
+        """The table under canonical names; ``TxlabError`` when no mapping was saved yet."""
+        path = self._folder(dataset_id) / _MAPPED
+        if not path.exists():
+            raise TxlabError(f"Dataset {dataset_id} has no saved mapping yet: map it on the Mapping page.")
+        return pd.read_parquet(path, columns=columns)
+
+    def preview(self, dataset_id: str, rows: int = 20) -> pd.DataFrame:
+        """The first rows, read without loading the whole table."""
+        parquet = pq.ParquetFile(self._folder(dataset_id) / _DATA)
+        for batch in parquet.iter_batches(batch_size=rows):
+            return batch.to_pandas()
+        return parquet.schema_arrow.empty_table().to_pandas()
+
+    def save_mapping(
+        self, dataset_id: str, mapping: ColumnMapping, mapped: pd.DataFrame, coercion: dict
+    ) -> DatasetMeta:
+        """Store the mapping, its coercion report and the mapped table together."""
+        folder = self._folder(dataset_id)
+        meta = self._read_meta(folder)
+        _write_parquet(mapped, folder / _MAPPED)
+        meta.mapping = mapping.to_dict()
+        meta.coercion = coercion
+        meta.mapped_rows = int(len(mapped))
+        _write_json(meta.to_dict(), folder / _META)
+        return meta
+
+    def delete(self, dataset_id: str) -> None:
+        folder = self._folder(dataset_id)
+        trash = folder.with_name(f".deleting-{folder.name}")
+        folder.rename(trash)
+        shutil.rmtree(trash, ignore_errors=True)
+        log.info("deleted dataset %s", dataset_id)
+
+    def list_server_files(self) -> list[ServerFile]:
+        """Table files placed directly in the data folder (not in sub-folders)."""
+        if not self.data_dir.is_dir():
+            return []
+        found = []
+        for path in sorted(self.data_dir.iterdir()):
+            if path.is_file() and not path.name.startswith(".") and path.name.lower().endswith(SERVER_FILE_SUFFIXES):
+                stat = path.stat()
+                modified = datetime.fromtimestamp(stat.st_mtime, timezone.utc).isoformat(timespec="seconds")
+                found.append(ServerFile(path.name, stat.st_size, modified))
+        return found
+
+    def server_file_path(self, name: str) -> Path:
+        """The path of a listed server file; anything not in the listing is not found."""
+        if name not in {f.name for f in self.list_server_files()}:
+            raise NotFoundError(f"No file named {name!r} in the data folder.")
+        return self.data_dir / name
+
+    def _folder(self, dataset_id: str) -> Path:
+        if not isinstance(dataset_id, str) or not _ID_PATTERN.match(dataset_id):
+            raise NotFoundError(f"Dataset {dataset_id!r} not found.")
+        folder = self.datasets_dir / dataset_id
+        if not (folder / _META).is_file():
+            raise NotFoundError(f"Dataset {dataset_id!r} not found.")
+        return folder
+
+    @staticmethod
+    def _read_meta(folder: Path) -> DatasetMeta:
+        return DatasetMeta.from_dict(json.loads((folder / _META).read_text(encoding="utf-8")))
+
+
+def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        frame.to_parquet(tmp, compression="zstd", index=False)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _write_json(data: dict, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -1,0 +1,334 @@
+"""Data page: bring a table in (upload, server file, simulator), see what was read, manage datasets."""
+from __future__ import annotations
+
+import base64
+import binascii
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
+from dash.exceptions import PreventUpdate
+
+from core.datasets import generate_dataset, import_table, limits_from, preview_records
+from core.errors import TxlabError
+from core.synth import SynthConfig
+from dashboard import components, context
+from dashboard.alerts import error_alert, info_alert
+
+dash.register_page(__name__, path="/", name="Data", title="txlab · Data", order=0)
+
+PREVIEW_ROWS = 20
+
+
+def layout(**_query) -> html.Div:
+    settings = context.settings()
+    return html.Div(
+        [
+            dcc.Store(id="data-created"),
+            dcc.Store(id="data-pending-delete"),
+            dcc.Store(id="data-deleted"),
+            html.H3("Data"),
+            html.P("Bring in transactions: upload a file, load one from the server's data folder, or simulate a realistic dataset.", className="text-muted"),
+            dbc.Row(
+                [
+                    dbc.Col(_upload_card(settings.max_upload_mb), lg=4),
+                    dbc.Col(_server_file_card(), lg=4),
+                    dbc.Col(_generate_card(), lg=4),
+                ],
+                className="g-3",
+            ),
+            dcc.Loading(html.Div(id="data-result", className="mt-3"), type="default", delay_show=300),
+            html.H4("Stored datasets", className="mt-4"),
+            html.Div(id="data-list"),
+            dbc.Modal(
+                [
+                    dbc.ModalHeader(dbc.ModalTitle("Delete dataset?")),
+                    dbc.ModalBody(id="data-delete-body"),
+                    dbc.ModalFooter([dbc.Button("Cancel", id="data-delete-cancel", color="secondary"), dbc.Button("Delete", id="data-delete-confirm", color="danger")]),
+                ],
+                id="data-delete-modal",
+                is_open=False,
+            ),
+        ]
+    )
+
+
+def _upload_card(max_mb: int) -> dbc.Card:
+    return dbc.Card(
+        dbc.CardBody(
+            [
+                html.H5([html.I(className="bi bi-upload me-2"), "Upload a file"]),
+                dcc.Upload(
+                    id="data-upload",
+                    children=html.Div(["Drop a CSV, gzip'd CSV or Parquet file here, or ", html.A("choose one")]),
+                    max_size=max_mb * 1024 * 1024,
+                    multiple=False,
+                    className="txlab-upload",
+                    className_active="txlab-upload-active",
+                    className_reject="txlab-upload-reject",
+                ),
+                html.Div(f"Up to {max_mb} MB. Larger files: copy them into the data folder and load them from the server.", className="form-text", id="data-upload-limit", **{"data-max-bytes": str(max_mb * 1024 * 1024)}),
+                html.Div(id="data-upload-error", className="text-danger small mt-1"),
+            ]
+        ),
+        className="h-100",
+    )
+
+
+def _server_file_card() -> dbc.Card:
+    return dbc.Card(
+        dbc.CardBody(
+            [
+                html.H5([html.I(className="bi bi-hdd me-2"), "Load from the server"]),
+                dcc.Dropdown(id="data-server-file", placeholder="Files in the data folder", clearable=True),
+                html.Div("For large files: put them in the data folder on the server.", className="form-text"),
+                dbc.Button("Load", id="data-server-load", color="primary", className="mt-2", disabled=True),
+            ]
+        ),
+        className="h-100",
+    )
+
+
+def _generate_card() -> dbc.Card:
+    def field(label: str, id_: str, value, **kw):
+        return dbc.Col([dbc.Label(label, html_for=id_, className="small mb-0"), dbc.Input(id=id_, type="number", value=value, size="sm", **kw)], xs=6)
+
+    return dbc.Card(
+        dbc.CardBody(
+            [
+                html.H5([html.I(className="bi bi-magic me-2"), "Simulate transactions"]),
+                dbc.Row(
+                    [
+                        field("Rows", "data-gen-rows", 100_000, min=1_000, max=20_000_000, step=1),
+                        field("Seed", "data-gen-seed", 0, min=0, step=1),
+                        field("Fraud rate", "data-gen-fraud", 0.01, min=0.0005, max=0.5, step=0.0005),
+                        field("Days", "data-gen-days", 90, min=1, max=3650, step=1),
+                        field("Users (blank: auto)", "data-gen-users", None, min=1, step=1),
+                        field("Merchants (blank: auto)", "data-gen-merchants", None, min=1, step=1),
+                    ],
+                    className="g-2",
+                ),
+                dbc.Button([dbc.Spinner(size="sm", id="data-gen-spinner", spinner_style={"display": "none"}), " Generate"], id="data-gen-button", color="primary", className="mt-2"),
+            ]
+        ),
+        className="h-100",
+    )
+
+
+@callback(
+    Output("data-result", "children", allow_duplicate=True),
+    Output("data-created", "data", allow_duplicate=True),
+    Input("data-upload", "contents"),
+    State("data-upload", "filename"),
+    prevent_initial_call=True,
+)
+def upload_file(contents: str | None, filename: str | None):
+    if not contents:
+        raise PreventUpdate
+    settings = context.settings()
+    try:
+        payload = _decode_upload(contents, settings.max_upload_bytes)
+        result = import_table(context.workspace(), payload, name=filename or "upload", origin="upload", limits=limits_from(settings))
+    except Exception as error:  # noqa: BLE001 - every failure becomes an alert
+        return error_alert(error, f"Could not read {filename or 'the file'}"), no_update
+    return _imported_view(result.meta.id), result.meta.id
+
+
+@callback(Output("data-server-file", "options"), Input("data-list", "children"))
+def list_server_files(_):
+    files = context.workspace().list_server_files()
+    return [{"label": f"{f.name} ({components.human_bytes(f.size)})", "value": f.name} for f in files]
+
+
+@callback(Output("data-server-load", "disabled"), Input("data-server-file", "value"))
+def enable_server_load(name: str | None) -> bool:
+    return not name
+
+
+@callback(
+    Output("data-result", "children", allow_duplicate=True),
+    Output("data-created", "data", allow_duplicate=True),
+    Input("data-server-load", "n_clicks"),
+    State("data-server-file", "value"),
+    prevent_initial_call=True,
+)
+def load_server_file(n_clicks: int | None, name: str | None):
+    if not n_clicks or not name:
+        raise PreventUpdate
+    workspace = context.workspace()
+    try:
+        path = workspace.server_file_path(name)
+        result = import_table(workspace, path, name=name, origin="server-file", limits=limits_from(context.settings()))
+    except Exception as error:  # noqa: BLE001
+        return error_alert(error, f"Could not read {name}"), no_update
+    return _imported_view(result.meta.id), result.meta.id
+
+
+@callback(
+    Output("data-result", "children", allow_duplicate=True),
+    Output("data-created", "data", allow_duplicate=True),
+    Input("data-gen-button", "n_clicks"),
+    State("data-gen-rows", "value"),
+    State("data-gen-seed", "value"),
+    State("data-gen-fraud", "value"),
+    State("data-gen-days", "value"),
+    State("data-gen-users", "value"),
+    State("data-gen-merchants", "value"),
+    background=True,
+    running=[
+        (Output("data-gen-button", "disabled"), True, False),
+        (Output("data-gen-spinner", "spinner_style"), {"display": "inline-block"}, {"display": "none"}),
+    ],
+    prevent_initial_call=True,
+)
+def generate(n_clicks, rows, seed, fraud_rate, days, users, merchants):
+    if not n_clicks:
+        raise PreventUpdate
+    try:
+        config = SynthConfig(
+            rows=_whole("Rows", rows),
+            seed=_whole("Seed", seed),
+            fraud_rate=_number("Fraud rate", fraud_rate),
+            days=_whole("Days", days),
+            users=_whole("Users", users) if users not in (None, "") else None,
+            merchants=_whole("Merchants", merchants) if merchants not in (None, "") else None,
+        )
+        meta = generate_dataset(context.workspace(), config)
+    except Exception as error:  # noqa: BLE001
+        return error_alert(error, "Could not generate the dataset"), no_update
+    return _imported_view(meta.id), meta.id
+
+
+@callback(
+    Output("app-dataset", "data"),
+    Input("data-created", "data"),
+    Input({"type": "data-use", "index": ALL}, "n_clicks"),
+    Input("data-deleted", "data"),
+    State("app-dataset", "data"),
+    prevent_initial_call=True,
+)
+def choose_dataset(created: str | None, _uses, deleted: str | None, current: str | None):
+    """The browser session's dataset: the one just brought in, the one picked, or none once deleted."""
+    trigger = ctx.triggered_id
+    if trigger == "data-created" and created:
+        return created
+    if trigger == "data-deleted":
+        return None if deleted and deleted == current else no_update
+    if isinstance(trigger, dict) and ctx.triggered[0]["value"]:
+        return trigger["index"]
+    raise PreventUpdate
+
+
+@callback(Output("data-list", "children"), Input("app-dataset", "data"), Input("data-deleted", "data"))
+def list_datasets(current: str | None, _deleted):
+    metas = context.workspace().list_datasets()
+    if not metas:
+        return html.P("No datasets yet.", className="text-muted", id="data-list-empty")
+    head = html.Thead(html.Tr([html.Th(h) for h in ("Name", "Source", "Rows", "Columns", "Mapped", "Created", "")]))
+    rows = []
+    for meta in metas:
+        active = meta.id == current
+        rows.append(
+            html.Tr(
+                [
+                    html.Td([html.Span(meta.name, className="txlab-col"), dbc.Badge("in use", color="success", className="ms-2") if active else None]),
+                    html.Td(meta.source),
+                    html.Td(f"{meta.rows:,}", className="text-end"),
+                    html.Td(len(meta.columns), className="text-end"),
+                    html.Td(html.I(className="bi bi-check-lg text-success") if meta.mapping else "–"),
+                    html.Td(meta.created.replace("T", " ")[:16]),
+                    html.Td(
+                        [
+                            dbc.Button("Use", id={"type": "data-use", "index": meta.id}, size="sm", color="outline-primary", className="me-1", disabled=active),
+                            dbc.Button(html.I(className="bi bi-trash"), id={"type": "data-delete", "index": meta.id}, size="sm", color="outline-danger", title=f"Delete {meta.name}"),
+                        ],
+                        className="text-end text-nowrap",
+                    ),
+                ],
+                className="table-active" if active else None,
+            )
+        )
+    return dbc.Table([head, html.Tbody(rows)], size="sm", hover=True, className="txlab-table", id="data-datasets")
+
+
+@callback(
+    Output("data-delete-modal", "is_open"),
+    Output("data-pending-delete", "data"),
+    Output("data-delete-body", "children"),
+    Input({"type": "data-delete", "index": ALL}, "n_clicks"),
+    Input("data-delete-cancel", "n_clicks"),
+    prevent_initial_call=True,
+)
+def ask_delete(_clicks, _cancel):
+    trigger = ctx.triggered_id
+    if isinstance(trigger, dict) and ctx.triggered[0]["value"]:
+        try:
+            meta = context.workspace().get(trigger["index"])
+        except TxlabError:
+            raise PreventUpdate from None
+        return True, meta.id, f"“{meta.name}” ({meta.rows:,} rows) and its mapping will be removed from the server."
+    if trigger == "data-delete-cancel":
+        return False, None, no_update
+    raise PreventUpdate
+
+
+@callback(
+    Output("data-deleted", "data"),
+    Output("data-delete-modal", "is_open", allow_duplicate=True),
+    Output("data-result", "children", allow_duplicate=True),
+    Input("data-delete-confirm", "n_clicks"),
+    State("data-pending-delete", "data"),
+    prevent_initial_call=True,
+)
+def delete_dataset(n_clicks: int | None, dataset_id: str | None):
+    if not n_clicks or not dataset_id:
+        raise PreventUpdate
+    try:
+        meta = context.workspace().get(dataset_id)
+        context.workspace().delete(dataset_id)
+    except Exception as error:  # noqa: BLE001
+        return no_update, False, error_alert(error, "Could not delete the dataset")
+    return dataset_id, False, info_alert(f"Deleted “{meta.name}”.", color="secondary")
+
+
+def _imported_view(dataset_id: str) -> html.Div:
+    workspace = context.workspace()
+    meta = workspace.get(dataset_id)
+    preview = workspace.preview(dataset_id, PREVIEW_ROWS)
+    summary = [
+        html.Strong(f"Stored “{meta.name}”: "),
+        f"{meta.rows:,} rows, {len(meta.columns)} columns. ",
+        dcc.Link(["Map its columns ", html.I(className="bi bi-arrow-right")], href="/mapping", className="alert-link", id="data-next-mapping"),
+    ]
+    parts = [info_alert(summary)]
+    if meta.report:
+        parts.append(components.ingest_report_view(meta.report))
+    parts.append(components.preview_table(preview_records(preview), [str(c) for c in preview.columns]))
+    return html.Div(parts)
+
+
+def _decode_upload(contents: str, max_bytes: int) -> bytes:
+    """The raw bytes of a ``data:...;base64,`` upload, refusing anything above the cap."""
+    _, _, encoded = contents.partition(",")
+    if len(encoded) * 3 // 4 > max_bytes + 3:
+        raise TxlabError(f"The file is larger than the {max_bytes // (1024 * 1024)} MB upload limit; copy it into the data folder and load it from the server.")
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise TxlabError("The upload was not received intact; please try again.") from None
+
+
+def _whole(label: str, value) -> int:
+    number = _number(label, value)
+    if number != int(number):
+        raise TxlabError(f"{label} must be a whole number, got {value!r}.")
+    return int(number)
+
+
+def _number(label: str, value) -> float:
+    if value is None or value == "":
+        raise TxlabError(f"{label} is required.")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TxlabError(f"{label} must be a number, got {value!r}.") from None

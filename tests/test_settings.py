@@ -1,0 +1,60 @@
+import os
+import re
+import stat
+from pathlib import Path
+
+import pytest
+
+from core.secret import load_or_create_secret
+from core.settings import SETTINGS, Settings, from_env
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_defaults_are_loopback_and_local_folders():
+    settings = from_env({})
+    assert settings.host == "127.0.0.1"
+    assert settings.port == 8050
+    assert settings.debug is False
+    assert settings.data_dir == Path("data").resolve()
+    assert settings.models_dir == Path("models").resolve()
+    assert settings.cache_dir == settings.data_dir / ".cache"
+
+
+def test_environment_overrides_and_flags_win(tmp_path):
+    env = {"TXLAB_PORT": "9001", "TXLAB_DEBUG": "yes", "TXLAB_DATA_DIR": str(tmp_path / "d"), "TXLAB_MAX_UPLOAD_MB": "5"}
+    settings = from_env(env)
+    assert (settings.port, settings.debug, settings.data_dir, settings.max_upload_bytes) == (9001, True, tmp_path / "d", 5 * 1024 * 1024)
+    assert settings.with_overrides(port=7000, host=None).port == 7000
+    assert settings.with_overrides(host=None).host == "127.0.0.1"
+
+
+@pytest.mark.parametrize("name,value,words", [("TXLAB_PORT", "eighty", "whole number"), ("TXLAB_DEBUG", "maybe", "true or false"), ("TXLAB_PORT", "0", "at least 1")])
+def test_bad_environment_values_are_named(name, value, words):
+    with pytest.raises(ValueError, match=words) as info:
+        from_env({name: value})
+    assert name.removeprefix("TXLAB_").lower() in str(info.value).lower()
+
+
+def test_every_setting_is_a_field_and_documented_in_the_readme():
+    readme = README.read_text(encoding="utf-8")
+    fields = set(Settings.__dataclass_fields__)
+    for setting in SETTINGS:
+        assert setting.name in fields
+        assert setting.help
+        assert f"TXLAB_{setting.name.upper()}" in readme, f"README does not document {setting.name}"
+
+
+def test_secret_is_created_private_once_and_reused(tmp_path):
+    path = tmp_path / "cache" / "secret_key"
+    first = load_or_create_secret(path)
+    assert re.fullmatch(r"[0-9a-f]{64}", first)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert load_or_create_secret(path) == first
+
+
+def test_truncated_secret_is_refused(tmp_path):
+    path = tmp_path / "secret_key"
+    path.write_text("short")
+    with pytest.raises(ValueError, match="too short"):
+        load_or_create_secret(path)

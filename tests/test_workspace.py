@@ -1,0 +1,102 @@
+import json
+
+import pandas as pd
+import pytest
+
+from core.errors import NotFoundError, TxlabError
+from core.schema import ColumnMapping
+from core.workspace import Workspace
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    return Workspace(tmp_path / "data")
+
+
+@pytest.fixture
+def frame():
+    return pd.DataFrame({"user": ["007", "010", "007"], "amt": [1.5, 20.0, 3.25], "fraud": [0, 1, 0]})
+
+
+def test_dataset_round_trips_with_its_sidecar(workspace, frame):
+    meta = workspace.add_dataset(frame, name="../../etc/passwd.csv", source="upload", report={"rows": 3})
+    folder = workspace.datasets_dir / meta.id
+    assert sorted(p.name for p in folder.iterdir()) == ["data.parquet", "meta.json"]
+    sidecar = json.loads((folder / "meta.json").read_text())
+    assert sidecar["name"] == "../../etc/passwd.csv"  # kept as a label only
+    assert (sidecar["rows"], sidecar["columns"], sidecar["owner"], sidecar["source"]) == (3, ["user", "amt", "fraud"], "local", "upload")
+    loaded = workspace.load_frame(meta.id)
+    assert loaded["user"].tolist() == ["007", "010", "007"]
+    assert loaded["amt"].tolist() == [1.5, 20.0, 3.25]
+    assert workspace.preview(meta.id, rows=2)["user"].tolist() == ["007", "010"]
+
+
+def test_listing_is_newest_first_and_deletion_removes_the_folder(workspace, frame):
+    first = workspace.add_dataset(frame, name="a", source="upload")
+    second = workspace.add_dataset(frame, name="b", source="generated")
+    second.created, first.created = "2030", "2020"
+    for meta in (first, second):
+        (workspace.datasets_dir / meta.id / "meta.json").write_text(json.dumps(meta.to_dict()))
+    assert [m.name for m in workspace.list_datasets()] == ["b", "a"]
+    workspace.delete(first.id)
+    assert [m.name for m in workspace.list_datasets()] == ["b"]
+    assert not (workspace.datasets_dir / first.id).exists()
+
+
+@pytest.mark.parametrize("bad_id", ["../data", "ds-../../x", "ds-0123456789ab/..", "", None, "ds-ffffffffffff"])
+def test_unknown_or_malformed_ids_are_not_found(workspace, frame, bad_id):
+    workspace.add_dataset(frame, name="a", source="upload")
+    with pytest.raises(NotFoundError):
+        workspace.get(bad_id)
+    with pytest.raises(NotFoundError):
+        workspace.load_frame(bad_id)
+
+
+def test_failed_write_leaves_nothing_behind(workspace, monkeypatch, frame):
+    def explode(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", explode)
+    with pytest.raises(OSError, match="disk full"):
+        workspace.add_dataset(frame, name="a", source="upload")
+    assert list(workspace.datasets_dir.iterdir()) == []
+    assert workspace.list_datasets() == []
+
+
+def test_mapping_is_saved_with_the_mapped_table(workspace, frame):
+    meta = workspace.add_dataset(frame, name="a", source="upload")
+    with pytest.raises(TxlabError, match="no saved mapping"):
+        workspace.load_mapped(meta.id)
+    mapping = ColumnMapping(fields={"amount": "amt", "label": "fraud", "user_id": "user"})
+    mapped = pd.DataFrame({"amount": [1.5], "label": [0]})
+    saved = workspace.save_mapping(meta.id, mapping, mapped, {"rows_in": 3})
+    assert saved.column_mapping == mapping
+    again = workspace.get(meta.id)
+    assert again.mapping["fields"]["amount"] == "amt" and again.coercion == {"rows_in": 3} and again.mapped_rows == 1
+    assert workspace.load_mapped(meta.id)["amount"].tolist() == [1.5]
+
+
+def test_server_files_are_listed_by_name_and_nothing_else_resolves(workspace, tmp_path):
+    workspace.data_dir.mkdir(parents=True)
+    (workspace.data_dir / "big.csv").write_text("a,b\n1,2\n")
+    (workspace.data_dir / "notes.md").write_text("x")
+    (workspace.data_dir / ".hidden.csv").write_text("a\n1\n")
+    (tmp_path / "outside.csv").write_text("a\n1\n")
+    assert [f.name for f in workspace.list_server_files()] == ["big.csv"]
+    assert workspace.server_file_path("big.csv") == workspace.data_dir / "big.csv"
+    for name in ("../outside.csv", "notes.md", ".hidden.csv", "/etc/passwd"):
+        with pytest.raises(NotFoundError):
+            workspace.server_file_path(name)
+
+
+def test_mapping_checks_columns_and_duplicates():
+    from core.errors import MappingError
+
+    mapping = ColumnMapping(fields={"amount": "amt", "label": "amt"})
+    with pytest.raises(MappingError, match="'amt' is used twice"):
+        mapping.check_against(["amt"])
+    with pytest.raises(MappingError, match="'nope'"):
+        ColumnMapping(fields={"amount": "nope"}).check_against(["amt"])
+    with pytest.raises(MappingError, match="Unknown canonical field"):
+        ColumnMapping(fields={"amout": "amt"})
+    assert ColumnMapping.from_dict(mapping.to_dict()) == mapping
