@@ -127,6 +127,8 @@ def _form_values(form) -> tuple[list[str], list[str]]:
     found: list[tuple[str, str]] = []
 
     def walk(node):
+        if node is None or isinstance(node, (str, int, float)):
+            return
         if isinstance(node, (list, tuple)):
             for child in node:
                 walk(child)
