@@ -23,7 +23,10 @@ def ingest_report_view(report: dict) -> html.Div:
     if report.get("ragged_lines"):
         shown = ", ".join(str(n) for n in report["ragged_lines"])
         more = report.get("ragged_count", 0) - len(report["ragged_lines"])
-        notes.append(f"Dropped lines {shown}{f' and {more:,} more' if more > 0 else ''}: they do not have as many fields as the header.")
+        if report.get("ragged_count", 0) == 1:
+            notes.append(f"Dropped line {shown}: it does not have as many fields as the header.")
+        else:
+            notes.append(f"Dropped lines {shown}{f' and {more:,} more' if more > 0 else ''}: they do not have as many fields as the header.")
     for original, new in report.get("renamed_headers") or []:
         notes.append(f"Header {original!r} renamed to {new!r}." if original else f"Blank header named {new!r}.")
     return html.Div(
@@ -81,7 +84,7 @@ def _columns_table(columns: list[dict]) -> dbc.Table:
                     html.Td(dbc.Badge(col.get("kind", "?"), color=_KIND_BADGE.get(col.get("kind"), "light"), text_color="dark" if col.get("kind") in ("text", "boolean") else None)),
                     html.Td(str(col.get("dtype", ""))),
                     *[html.Td(f"{int(col.get(k) or 0):,}", className="text-end") for k in ("missing", "blank", "nan", "inf", "unparseable")],
-                    html.Td("; ".join(notes), className="small"),
+                    html.Td("; ".join(n.rstrip(".") for n in notes), className="small"),
                 ]
             )
         )

@@ -90,6 +90,7 @@ class NetworkLog:
     urls: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     _url_by_id: dict[str, str] = field(default_factory=dict)
+    _answered: set[str] = field(default_factory=set)
 
     def add(self, method: str, params: dict[str, Any]) -> None:
         request_id = params.get("requestId", "")
@@ -105,7 +106,14 @@ class NetworkLog:
             status = params["response"].get("status", 0)
             if status >= 400:
                 self.failures.append(f"{params['response']['url']} (HTTP {status})")
+            else:
+                self._answered.add(request_id)
         elif method == "Network.loadingFailed":
+            if params.get("canceled") and request_id in self._answered:
+                # Answered fine, then the page dropped the body it did not need: Dash's
+                # renderer does so for the 204 a callback returns on PreventUpdate, and
+                # Chromium logs that as net::ERR_ABORTED.
+                return
             reason = params.get("errorText") or "failed"
             self.failures.append(f"{self._url_by_id[request_id]} ({reason})")
 

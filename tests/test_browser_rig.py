@@ -168,3 +168,24 @@ def test_network_log_keeps_the_app_requests_and_classifies_them():
     ]
     # The performance log was drained by the first read; the history is kept.
     assert len(requested_urls(driver)) == 5
+
+
+def test_network_log_does_not_count_an_answered_request_whose_body_was_dropped():
+    update = "http://127.0.0.1:8050/_dash-update-component"
+    driver = _FakeDriver(
+        [
+            # A callback that raised PreventUpdate: 204, then the renderer cancels the read.
+            _sent("1", update),
+            ("Network.responseReceived", {"requestId": "1", "response": {"url": update, "status": 204}}),
+            ("Network.loadingFailed", {"requestId": "1", "errorText": "net::ERR_ABORTED", "canceled": True}),
+            # Cancelled before any answer: still a failure.
+            _sent("2", update),
+            ("Network.loadingFailed", {"requestId": "2", "errorText": "net::ERR_ABORTED", "canceled": True}),
+            # Answered, then the connection broke mid-body: still a failure.
+            _sent("3", update),
+            ("Network.responseReceived", {"requestId": "3", "response": {"url": update, "status": 200}}),
+            ("Network.loadingFailed", {"requestId": "3", "errorText": "net::ERR_CONNECTION_RESET"}),
+        ]
+    )
+
+    assert failed_requests(driver) == [f"{update} (net::ERR_ABORTED)", f"{update} (net::ERR_CONNECTION_RESET)"]

@@ -224,7 +224,7 @@ def list_datasets(current: str | None, _deleted):
     metas = context.workspace().list_datasets()
     if not metas:
         return html.P("No datasets yet.", className="text-muted", id="data-list-empty")
-    head = html.Thead(html.Tr([html.Th(h) for h in ("Name", "Source", "Rows", "Columns", "Mapped", "Created", "")]))
+    head = html.Thead(html.Tr([html.Th(h, className="text-end" if h in ("Rows", "Columns") else None) for h in ("Name", "Source", "Rows", "Columns", "Mapped", "Created", "")]))
     rows = []
     for meta in metas:
         active = meta.id == current

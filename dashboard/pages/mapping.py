@@ -23,7 +23,9 @@ def layout(**_query) -> html.Div:
         [
             html.H3("Mapping"),
             html.P("Tell txlab which column holds each field. Suggestions come from column names and values; change any of them.", className="text-muted"),
-            dcc.Loading(html.Div(id="mapping-body"), type="default", delay_show=300),
+            # Until show_mapping_form replaces it, a hidden copy of the form's controls: Dash checks
+            # every callback id against the page layouts and logs a console error for each missing one.
+            dcc.Loading(html.Div(html.Div([_extras_form([], ColumnMapping()), _actions()], hidden=True), id="mapping-body"), type="default", delay_show=300),
             dcc.Loading(html.Div(id="mapping-result", className="mt-3"), type="default", delay_show=300),
         ]
     )
@@ -48,13 +50,7 @@ def show_mapping_form(dataset_id: str | None):
                     dbc.Badge("mapping saved", color="success", className="ms-2", id="mapping-saved-badge") if meta.mapping else None]),
             _fields_table(meta.columns, suggestion, chosen),
             _extras_form(meta.columns, chosen),
-            html.Div(
-                [
-                    dbc.Button([html.I(className="bi bi-search me-1"), "Check"], id="mapping-check", color="secondary", className="me-2"),
-                    dbc.Button([html.I(className="bi bi-save me-1"), "Save mapping"], id="mapping-save", color="primary"),
-                ],
-                className="mt-3",
-            ),
+            _actions(),
         ]
     )
 
@@ -86,6 +82,16 @@ def check_or_save(check, save, values, ids, extra_numeric, extra_categorical, tr
     except Exception as error:  # noqa: BLE001
         return error_alert(error, "Could not apply the mapping")
     return _coercion_view(report.to_dict(), saving, saved is not None)
+
+
+def _actions() -> html.Div:
+    return html.Div(
+        [
+            dbc.Button([html.I(className="bi bi-search me-1"), "Check"], id="mapping-check", color="secondary", className="me-2"),
+            dbc.Button([html.I(className="bi bi-save me-1"), "Save mapping"], id="mapping-save", color="primary"),
+        ],
+        className="mt-3",
+    )
 
 
 def _no_dataset() -> dbc.Alert:
@@ -126,7 +132,7 @@ def _extras_form(columns: list[str], chosen: ColumnMapping) -> dbc.Row:
             dbc.Col([dbc.Label("Transaction id (never a feature)"), dcc.Dropdown(id="mapping-transaction-id", options=[{"label": "(none)", "value": _NONE}] + options,
                                                                                    value=chosen.transaction_id or _NONE, clearable=False)], md=2),
         ],
-        className="g-3",
+        className="g-3 align-items-end",  # the narrow last label wraps; keep the dropdowns in one line
     )
 
 
