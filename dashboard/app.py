@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None) -> Dash:
     jobs = diskcache.Cache(str(settings.cache_dir / "jobs"))
     manager = dash.DiskcacheManager(jobs, cache_by=[lambda: uuid.uuid4().hex], expire=JOB_EXPIRY_S)
     app = Dash(
-        __name__,
+        "dashboard",  # a package name, so pages import as dashboard.pages.* (one copy, also for tests)
         use_pages=True,
         pages_folder=str(PAGES_DIR),
         assets_folder=str(ASSETS_DIR),

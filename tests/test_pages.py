@@ -5,6 +5,8 @@ import pytest
 from dash.exceptions import PreventUpdate
 
 from core.synth import SynthConfig, generate, write_dataset
+from core.schema import FIELDS
+from dashboard import context
 from tests.conftest import component_text
 
 
@@ -80,63 +82,60 @@ def test_server_file_loads_by_listed_name_only(pages, app_settings, tmp_path):
     assert created is data.no_update and "No file named" in component_text(view)
 
 
-def test_mapping_page_suggests_checks_and_saves(pages, txlab_app):
-    data, mapping = pages
-    _, dataset_id = data.generate(1, 3000, 11, 0.02, 20, None, None)
-    form = mapping.show_mapping_form(dataset_id)
-    assert "3,000 rows" in component_text(form)
-    field_ids, values = _form_values(form)
-    assert values[field_ids.index("amount")] == "amount"
-    assert values[field_ids.index("label")] == "is_fraud"
-    ids = [{"type": "mapping-field", "field": f} for f in field_ids]
+def _trigger(prop_id: str) -> None:
+    """Set what Dash's ctx reports as the input that fired, for a callback called directly."""
     from dash._callback_context import context_value
     from dash._utils import AttributeDict
 
-    context_value.set(AttributeDict(triggered_inputs=[{"prop_id": "mapping-save.n_clicks", "value": 1}]))
-    result = mapping.check_or_save(None, 1, values, ids, [], [], "transaction_id", dataset_id)
-    assert "Mapping saved" in component_text(result)
-    from dashboard import context
+    context_value.set(AttributeDict(triggered_inputs=[{"prop_id": prop_id, "value": 1}]))
 
+
+def test_mapping_page_suggests_checks_and_saves(pages, txlab_app):
+    data, mapping = pages
+    _, dataset_id = data.generate(1, 3000, 11, 0.02, 20, None, None)
+    no_dataset_hidden, form_hidden, intro, _, values, confidences, reasons, *_ = mapping.show_mapping_form(dataset_id)
+    assert (no_dataset_hidden, form_hidden) == (True, False)
+    assert "3,000 rows" in component_text(intro) and "mapping saved" not in component_text(intro)
+    fields = [f.name for f in FIELDS]
+    assert values[fields.index("amount")] == "amount" and values[fields.index("label")] == "is_fraud"
+    assert all(reasons) and "%" in component_text(confidences[fields.index("amount")])
+
+    ids = [{"type": "mapping-field", "field": f} for f in fields]
+    _trigger("mapping-check.n_clicks")
+    result, intro = mapping.check_or_save(1, None, values, ids, [], [], "transaction_id", dataset_id)
+    assert "Checked (not saved yet)" in component_text(result) and intro is mapping.no_update
+    assert context.workspace().get(dataset_id).mapping is None
+
+    _trigger("mapping-save.n_clicks")
+    result, intro = mapping.check_or_save(None, 1, values, ids, [], [], "transaction_id", dataset_id)
+    assert "Mapping saved" in component_text(result) and "mapping saved" in component_text(intro)
     meta = context.workspace().get(dataset_id)
     assert meta.mapping["fields"]["label"] == "is_fraud" and meta.mapped_rows == 3000
+    assert mapping.show_mapping_form(dataset_id)[4] == values  # the saved mapping comes back
 
 
 def test_mapping_without_required_fields_is_not_saved(pages):
     data, mapping = pages
     _, dataset_id = data.generate(1, 2000, 12, 0.02, 20, None, None)
-    from dash._callback_context import context_value
-    from dash._utils import AttributeDict
-
-    context_value.set(AttributeDict(triggered_inputs=[{"prop_id": "mapping-save.n_clicks", "value": 1}]))
+    _trigger("mapping-save.n_clicks")
     ids = [{"type": "mapping-field", "field": f} for f in ("amount", "label")]
-    result = mapping.check_or_save(None, 1, ["amount", mapping._NONE], ids, [], [], None, dataset_id)
+    result, _ = mapping.check_or_save(None, 1, ["amount", mapping._NONE], ids, [], [], None, dataset_id)
     text = component_text(result)
     assert "Not saved" in text and "label" in text
-    from dashboard import context
-
     assert context.workspace().get(dataset_id).mapping is None
+
+
+def test_mapping_a_column_twice_is_refused_by_name(pages):
+    data, mapping = pages
+    _, dataset_id = data.generate(1, 2000, 13, 0.02, 20, None, None)
+    _trigger("mapping-save.n_clicks")
+    ids = [{"type": "mapping-field", "field": f} for f in ("amount", "label")]
+    result, _ = mapping.check_or_save(None, 1, ["amount", "is_fraud"], ids, ["amount"], [], None, dataset_id)
+    assert "'amount' is used twice" in component_text(result)
 
 
 def test_mapping_page_without_a_dataset_points_to_the_data_page(pages):
     _, mapping = pages
-    assert "Data page" in component_text(mapping.show_mapping_form(None))
-    assert "Data page" in component_text(mapping.show_mapping_form("ds-000000000000"))
-
-
-def _form_values(form) -> tuple[list[str], list[str]]:
-    found: list[tuple[str, str]] = []
-
-    def walk(node):
-        if node is None or isinstance(node, (str, int, float)):
-            return
-        if isinstance(node, (list, tuple)):
-            for child in node:
-                walk(child)
-            return
-        node_id = getattr(node, "id", None)
-        if isinstance(node_id, dict) and node_id.get("type") == "mapping-field":
-            found.append((node_id["field"], node.value))
-        walk(getattr(node, "children", None))
-
-    walk(form)
-    return [f for f, _ in found], [v for _, v in found]
+    for dataset_id in (None, "ds-000000000000", "../etc"):
+        no_dataset_hidden, form_hidden, *_ = mapping.show_mapping_form(dataset_id)
+        assert (no_dataset_hidden, form_hidden) == (False, True)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import ALL, Input, Output, State, callback, ctx, dcc, html
+from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from core.datasets import map_dataset
@@ -23,44 +23,75 @@ def layout(**_query) -> html.Div:
         [
             html.H3("Mapping"),
             html.P("Tell txlab which column holds each field. Suggestions come from column names and values; change any of them.", className="text-muted"),
-            # Until show_mapping_form replaces it, a hidden copy of the form's controls: Dash checks
-            # every callback id against the page layouts and logs a console error for each missing one.
-            dcc.Loading(html.Div(html.Div([_extras_form([], ColumnMapping()), _actions()], hidden=True), id="mapping-body"), type="default", delay_show=300),
+            html.Div(_no_dataset(), id="mapping-no-dataset-box", hidden=True),
+            dcc.Loading(
+                html.Div([html.P(id="mapping-intro"), _fields_table(), _extras_form(), _actions()], id="mapping-body", hidden=True),
+                type="default",
+                delay_show=300,
+            ),
             dcc.Loading(html.Div(id="mapping-result", className="mt-3"), type="default", delay_show=300),
         ]
     )
 
 
-@callback(Output("mapping-body", "children"), Input("app-dataset", "data"))
+_FIELD = {"type": "mapping-field", "field": ALL}
+_CONFIDENCE = {"type": "mapping-confidence", "field": ALL}
+_REASON = {"type": "mapping-reason", "field": ALL}
+_EXTRAS = ("mapping-extra-numeric", "mapping-extra-categorical", "mapping-transaction-id")
+
+
+@callback(
+    Output("mapping-no-dataset-box", "hidden"),
+    Output("mapping-body", "hidden"),
+    Output("mapping-intro", "children"),
+    Output(_FIELD, "options"),
+    Output(_FIELD, "value"),
+    Output(_CONFIDENCE, "children"),
+    Output(_REASON, "children"),
+    *[Output(i, "options") for i in _EXTRAS],
+    *[Output(i, "value") for i in _EXTRAS],
+    Input("app-dataset", "data"),
+)
 def show_mapping_form(dataset_id: str | None):
+    """Fill the form for the session's dataset: its saved mapping, else the suggestion."""
     if not dataset_id:
-        return _no_dataset()
+        return _blank_form()
     workspace = context.workspace()
     try:
         meta = workspace.get(dataset_id)
         suggestion = suggest_mapping(workspace.load_frame(dataset_id))
     except TxlabError:
-        return _no_dataset()
+        return _blank_form()
     except Exception as error:  # noqa: BLE001
-        return error_alert(error, "Could not read the dataset")
+        return _blank_form(problem=error_alert(error, "Could not read the dataset"))
+    n = len(FIELDS)
     chosen = meta.column_mapping or suggestion.to_mapping()
-    return html.Div(
-        [
-            html.P([html.Span("Dataset: ", className="text-muted"), html.Strong(meta.name), f" · {meta.rows:,} rows · {len(meta.columns)} columns",
-                    dbc.Badge("mapping saved", color="success", className="ms-2", id="mapping-saved-badge") if meta.mapping else None]),
-            _fields_table(meta.columns, suggestion, chosen),
-            _extras_form(meta.columns, chosen),
-            _actions(),
-        ]
+    columns = [{"label": c, "value": c} for c in meta.columns]
+    hints = [suggestion.fields[spec.name] for spec in FIELDS]
+    return (
+        True,
+        False,
+        _intro(meta),
+        [[{"label": "(none)", "value": _NONE}] + columns] * n,
+        [chosen.fields.get(spec.name) or _NONE for spec in FIELDS],
+        [_confidence_badge(h.confidence if h.column else 0.0) for h in hints],
+        [h.reason if h.column else "no column looks like this field" for h in hints],
+        columns,
+        columns,
+        [{"label": "(none)", "value": _NONE}] + columns,
+        chosen.extra_numeric,
+        chosen.extra_categorical,
+        chosen.transaction_id or _NONE,
     )
 
 
 @callback(
     Output("mapping-result", "children"),
+    Output("mapping-intro", "children", allow_duplicate=True),
     Input("mapping-check", "n_clicks"),
     Input("mapping-save", "n_clicks"),
-    State({"type": "mapping-field", "field": ALL}, "value"),
-    State({"type": "mapping-field", "field": ALL}, "id"),
+    State(_FIELD, "value"),
+    State(_FIELD, "id"),
     State("mapping-extra-numeric", "value"),
     State("mapping-extra-categorical", "value"),
     State("mapping-transaction-id", "value"),
@@ -80,8 +111,23 @@ def check_or_save(check, save, values, ids, extra_numeric, extra_categorical, tr
         )
         report, saved = map_dataset(context.workspace(), dataset_id, mapping, save=saving)
     except Exception as error:  # noqa: BLE001
-        return error_alert(error, "Could not apply the mapping")
-    return _coercion_view(report.to_dict(), saving, saved is not None)
+        return error_alert(error, "Could not apply the mapping"), no_update
+    return _coercion_view(report.to_dict(), saving, saved is not None), _intro(saved) if saved else no_update
+
+
+def _blank_form(problem=None) -> tuple:
+    """Outputs for no usable dataset: the pointer to the Data page, or the form showing a problem."""
+    n = len(FIELDS)
+    return (problem is not None, problem is None, problem, [[]] * n, [_NONE] * n, [None] * n, [None] * n, [], [], [], [], [], _NONE)
+
+
+def _intro(meta) -> list:
+    return [
+        html.Span("Dataset: ", className="text-muted"),
+        html.Strong(meta.name),
+        f" · {meta.rows:,} rows · {len(meta.columns)} columns",
+        dbc.Badge("mapping saved", color="success", className="ms-2", id="mapping-saved-badge") if meta.mapping else None,
+    ]
 
 
 def _actions() -> html.Div:
@@ -102,35 +148,29 @@ def _no_dataset() -> dbc.Alert:
     )
 
 
-def _fields_table(columns: list[str], suggestion, chosen: ColumnMapping) -> dbc.Table:
-    options = [{"label": "(none)", "value": _NONE}] + [{"label": c, "value": c} for c in columns]
-    rows = []
-    for spec in FIELDS:
-        hint = suggestion.fields[spec.name]
-        value = chosen.fields.get(spec.name) or _NONE
-        rows.append(
-            html.Tr(
-                [
-                    html.Td([html.Span(spec.name, className="txlab-col"), dbc.Badge("required", color="danger", className="ms-1") if spec.required else None,
-                             html.Div(spec.help, className="form-text mt-0")]),
-                    html.Td(dcc.Dropdown(id={"type": "mapping-field", "field": spec.name}, options=options, value=value, clearable=False), style={"minWidth": "14rem"}),
-                    html.Td(_confidence_badge(hint.confidence if hint.column else 0.0)),
-                    html.Td(hint.reason if hint.column else "no column looks like this field", className="small"),
-                ]
-            )
+def _fields_table() -> dbc.Table:
+    rows = [
+        html.Tr(
+            [
+                html.Td([html.Span(spec.name, className="txlab-col"), dbc.Badge("required", color="danger", className="ms-1") if spec.required else None,
+                         html.Div(spec.help, className="form-text mt-0")]),
+                html.Td(dcc.Dropdown(id={"type": "mapping-field", "field": spec.name}, options=[], value=_NONE, clearable=False), style={"minWidth": "14rem"}),
+                html.Td(id={"type": "mapping-confidence", "field": spec.name}),
+                html.Td(id={"type": "mapping-reason", "field": spec.name}, className="small"),
+            ]
         )
+        for spec in FIELDS
+    ]
     head = html.Thead(html.Tr([html.Th("Field"), html.Th("Column"), html.Th("Confidence"), html.Th("Why")]))
     return dbc.Table([head, html.Tbody(rows)], className="txlab-table align-middle", id="mapping-fields")
 
 
-def _extras_form(columns: list[str], chosen: ColumnMapping) -> dbc.Row:
-    options = [{"label": c, "value": c} for c in columns]
+def _extras_form() -> dbc.Row:
     return dbc.Row(
         [
-            dbc.Col([dbc.Label("Extra numeric features"), dcc.Dropdown(id="mapping-extra-numeric", options=options, value=chosen.extra_numeric, multi=True)], md=5),
-            dbc.Col([dbc.Label("Extra categorical features"), dcc.Dropdown(id="mapping-extra-categorical", options=options, value=chosen.extra_categorical, multi=True)], md=5),
-            dbc.Col([dbc.Label("Transaction id (never a feature)"), dcc.Dropdown(id="mapping-transaction-id", options=[{"label": "(none)", "value": _NONE}] + options,
-                                                                                   value=chosen.transaction_id or _NONE, clearable=False)], md=2),
+            dbc.Col([dbc.Label("Extra numeric features"), dcc.Dropdown(id="mapping-extra-numeric", options=[], multi=True)], md=5),
+            dbc.Col([dbc.Label("Extra categorical features"), dcc.Dropdown(id="mapping-extra-categorical", options=[], multi=True)], md=5),
+            dbc.Col([dbc.Label("Transaction id (never a feature)"), dcc.Dropdown(id="mapping-transaction-id", options=[], value=_NONE, clearable=False)], md=2),
         ],
         className="g-3 align-items-end",  # the narrow last label wraps; keep the dropdowns in one line
     )
