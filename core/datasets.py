@@ -67,10 +67,12 @@ def map_dataset(workspace: Workspace, dataset_id: str, mapping: ColumnMapping, *
 
 
 def preview_records(frame: pd.DataFrame) -> list[dict]:
-    """JSON-safe rows for a table preview: dates as ISO text, missing values as None."""
+    """JSON-safe rows for a table preview: dates as ISO text (no time when all are midnight), missing as None."""
     out = frame.copy()
     for column in out.columns:
-        if pd.api.types.is_datetime64_any_dtype(out[column]):
-            out[column] = out[column].dt.strftime("%Y-%m-%d %H:%M:%S")
+        values = out[column]
+        if pd.api.types.is_datetime64_any_dtype(values):
+            date_only = bool((values.dropna() == values.dropna().dt.normalize()).all())
+            out[column] = values.dt.strftime("%Y-%m-%d" if date_only else "%Y-%m-%d %H:%M:%S")
     out = out.astype(object).where(out.notna(), None)
     return out.to_dict("records")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import html
 
-_KIND_BADGE = {"number": "primary", "id": "secondary", "datetime": "info", "text": "light", "boolean": "warning"}
+_KIND_BADGE = {"number": "primary", "id": "secondary", "datetime": "info", "text": "dark", "boolean": "warning"}
 _MAX_CELL = 80
 
 
@@ -81,7 +81,7 @@ def _columns_table(columns: list[dict]) -> dbc.Table:
             html.Tr(
                 [
                     html.Td(str(col.get("name")), className="txlab-col"),
-                    html.Td(dbc.Badge(col.get("kind", "?"), color=_KIND_BADGE.get(col.get("kind"), "light"), text_color="dark" if col.get("kind") in ("text", "boolean") else None)),
+                    html.Td(dbc.Badge(col.get("kind", "?"), color=_KIND_BADGE.get(col.get("kind"), "light"), text_color="dark" if col.get("kind") == "boolean" else None)),
                     html.Td(str(col.get("dtype", ""))),
                     *[html.Td(f"{int(col.get(k) or 0):,}", className="text-end") for k in ("missing", "blank", "nan", "inf", "unparseable")],
                     html.Td("; ".join(n.rstrip(".") for n in notes), className="small"),

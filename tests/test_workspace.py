@@ -100,3 +100,20 @@ def test_mapping_checks_columns_and_duplicates():
     with pytest.raises(MappingError, match="Unknown canonical field"):
         ColumnMapping(fields={"amout": "amt"})
     assert ColumnMapping.from_dict(mapping.to_dict()) == mapping
+
+
+def test_preview_records_are_json_safe_and_dates_read_naturally():
+    from core.datasets import preview_records
+
+    frame = pd.DataFrame(
+        {
+            "day": pd.to_datetime(["2026-03-01", None]),
+            "when": pd.to_datetime(["2026-03-01 10:15:00", "2026-03-02 00:00:00"]),
+            "amount": [1.5, float("nan")],
+            "user": ["007", None],
+        }
+    )
+    assert preview_records(frame) == [
+        {"day": "2026-03-01", "when": "2026-03-01 10:15:00", "amount": 1.5, "user": "007"},
+        {"day": None, "when": "2026-03-02 00:00:00", "amount": None, "user": None},
+    ]
