@@ -158,7 +158,8 @@ _VOCAB: dict[str, _Vocab] = {
     TRANSACTION_ID: _Vocab(
         _phrases("transaction id", "id", "tx id", "txn id", "trans id", "trans num", "transaction number",
                  "transaction ref", "trans ref", "tran id", "reference", "payment id", "order id",
-                 "event id", "transaction reference"),
+                 "event id", "transaction reference", "transaktion", "transaktions id", "transaktionsnummer",
+                 "buchungs id", "belegnummer", "id transaccion", "id transaction"),
         frozenset(),  # partial matches are handled by _TX_WORDS x _ID_WORDS
         frozenset({"user", "customer", "client", "account", "card", "merchant", "terminal", "device", "type"}),
     ),

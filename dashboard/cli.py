@@ -18,7 +18,8 @@ _HELP = {s.name: s.help for s in SETTINGS}
 @click.option("-v", "--verbose", is_flag=True, help="Log more detail to stderr.")
 def main(verbose: bool) -> None:
     """txlab: the tabular ML loop on transaction data, in your browser."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Scripts read stdout and one-line errors on stderr: only warnings are logged unless asked.
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 @main.command()
@@ -34,6 +35,8 @@ def run(**flags: object) -> None:
     from dashboard.app import create_app
 
     settings = _settings(flags)
+    if logging.getLogger().level > logging.INFO:
+        logging.getLogger().setLevel(logging.INFO)  # a server's log says what it served
     app = create_app(settings)
     click.echo(f"txlab on http://{settings.host}:{settings.port}  (data: {settings.data_dir})", err=True)
     app.run(host=settings.host, port=settings.port, debug=settings.debug)

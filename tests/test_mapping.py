@@ -387,3 +387,16 @@ def test_report_to_dict_is_json_safe() -> None:
     assert data["amount_unparseable"] == 1 and data["amount_examples"] == ["x"]
     assert {m["code"] for m in data["messages"]} >= {"label_unreadable", "too_small"}
     assert all(set(m) == {"level", "code", "text"} for m in data["messages"])
+
+
+def test_german_transaction_column_is_recognised_as_the_transaction_id():
+    frame = pd.DataFrame(
+        {
+            "Transaktion": [f"TX{i:05d}" for i in range(200)],
+            "Betrag": [float(i % 50 + 1) for i in range(200)],
+            "Betrug": [int(i % 40 == 0) for i in range(200)],
+        }
+    )
+    suggestion = suggest_mapping(frame)
+    assert suggestion.transaction_id == "Transaktion"
+    assert "Transaktion" not in suggestion.extra_categorical
