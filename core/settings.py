@@ -41,11 +41,15 @@ class Settings:
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir).resolve())
         object.__setattr__(self, "models_dir", Path(self.models_dir).resolve())
-        cache = Path(self.cache_dir).resolve() if self.cache_dir else self.data_dir / ".cache"
-        object.__setattr__(self, "cache_dir", cache)
+        object.__setattr__(self, "cache_dir", Path(self.cache_dir).resolve() if self.cache_dir else None)
         for name, low in (("port", 1), ("max_upload_mb", 1), ("max_columns", 1), ("max_decompressed_mb", 1)):
             if int(getattr(self, name)) < low:
                 raise ValueError(f"Setting {name} must be at least {low}, got {getattr(self, name)!r}.")
+
+    @property
+    def cache_folder(self) -> Path:
+        """Where jobs, cached results and the secret live: ``cache_dir``, else ``data_dir/.cache``."""
+        return self.cache_dir or self.data_dir / ".cache"
 
     @property
     def max_upload_bytes(self) -> int:

@@ -28,13 +28,13 @@ def create_app(settings: Settings | None = None) -> Dash:
     Create it once per process: Dash's page registry is process-wide.
     """
     settings = settings or from_env()
-    for folder in (settings.data_dir, settings.models_dir, settings.cache_dir):
+    for folder in (settings.data_dir, settings.models_dir, settings.cache_folder):
         folder.mkdir(parents=True, exist_ok=True)
     context.configure(settings)
 
     # The manager exists before Dash() because the constructor imports the pages and their callbacks.
     # A unique key per job: the default (a hash of the inputs) lets two users share a result.
-    jobs = diskcache.Cache(str(settings.cache_dir / "jobs"))
+    jobs = diskcache.Cache(str(settings.cache_folder / "jobs"))
     manager = dash.DiskcacheManager(jobs, cache_by=[lambda: uuid.uuid4().hex], expire=JOB_EXPIRY_S)
     app = Dash(
         "dashboard",  # a package name, so pages import as dashboard.pages.* (one copy, also for tests)
@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None) -> Dash:
         serve_locally=True,
     )
     server = app.server
-    server.secret_key = load_or_create_secret(settings.cache_dir / "secret_key")
+    server.secret_key = load_or_create_secret(settings.cache_folder / "secret_key")
     # Uploads arrive base64-encoded inside a JSON body: 4/3 of the file plus room for the envelope.
     server.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes * 4 // 3 + 1024 * 1024
     app.layout = _layout

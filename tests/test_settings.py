@@ -18,7 +18,14 @@ def test_defaults_are_loopback_and_local_folders():
     assert settings.debug is False
     assert settings.data_dir == Path("data").resolve()
     assert settings.models_dir == Path("models").resolve()
-    assert settings.cache_dir == settings.data_dir / ".cache"
+    assert settings.cache_folder == settings.data_dir / ".cache"
+
+
+def test_cache_follows_an_overridden_data_folder_unless_set(tmp_path):
+    moved = from_env({}).with_overrides(data_dir=tmp_path / "d")
+    assert moved.cache_folder == tmp_path / "d" / ".cache"
+    pinned = from_env({"TXLAB_CACHE_DIR": str(tmp_path / "c")}).with_overrides(data_dir=tmp_path / "d")
+    assert pinned.cache_folder == tmp_path / "c"
 
 
 def test_environment_overrides_and_flags_win(tmp_path):
