@@ -316,15 +316,6 @@ def _label_readability(p: _Profile, counts: pd.Series) -> None:
 # Scoring columns for roles
 # --------------------------------------------------------------------------------------------
 
-@dataclass
-class Candidate:
-    role: str
-    column: object
-    confidence: float
-    reason: str
-    name_score: float
-
-
 def _score_roles(p: _Profile) -> dict[str, Candidate]:
     """Every role this column could play, with confidence and a one-line reason."""
     out: dict[str, Candidate] = {}

@@ -15,7 +15,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from core import ingest
 from core.errors import IngestError
 from core.ingest import ColumnReport, IngestLimits, IngestReport, read_table
 from core.settings import Settings
@@ -33,9 +32,10 @@ def _column(report: IngestReport, name: str) -> ColumnReport:
 @pytest.fixture
 def small_pieces(monkeypatch):
     """Stream files through many tiny pieces so multi-piece paths run on small fixtures."""
-    monkeypatch.setattr(ingest, "_HEAD_BYTES", 256)
-    monkeypatch.setattr(ingest, "_PIECE_BYTES", 64)
-    monkeypatch.setattr(ingest, "_PROFILE_BYTES", 200)
+    monkeypatch.setattr("core.ingest.source.HEAD_BYTES", 256)
+    monkeypatch.setattr("core.ingest.pieces.PIECE_BYTES", 64)
+    monkeypatch.setattr("core.ingest.kinds.PROFILE_BYTES", 200)
+    monkeypatch.setattr("core.ingest.lines.READ_BYTES", 64)
 
 
 # === errors ====================================================================================
