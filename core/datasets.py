@@ -11,6 +11,7 @@ import pandas as pd
 
 from core.ingest import IngestLimits, IngestReport, read_table
 from core.mapping import CoercionReport, apply_mapping
+from core.memory import release_free_memory
 from core.schema import ColumnMapping
 from core.settings import Settings
 from core.synth import SynthConfig, generate
@@ -43,6 +44,7 @@ def import_table(
     in which case nothing is stored.
     """
     frame, report = read_table(source, name=name, limits=limits)
+    release_free_memory()  # the parser's scratch buffers, before the store adds its own
     meta = workspace.add_dataset(frame, name=name, source=origin, report=report.to_dict(), owner=owner)
     return ImportResult(meta, report)
 

@@ -142,10 +142,14 @@ class Workspace:
 
     def load_mapped(self, dataset_id: str, columns: list[str] | None = None) -> pd.DataFrame:
         """The table under canonical names; ``TxlabError`` when no mapping was saved yet."""
+        return pd.read_parquet(self.mapped_path(dataset_id), columns=columns)
+
+    def mapped_path(self, dataset_id: str) -> Path:
+        """The mapped table's file (its stat versions cached results); ``TxlabError`` when unmapped."""
         path = self._folder(dataset_id) / _MAPPED
         if not path.exists():
             raise TxlabError(f"Dataset {dataset_id} has no saved mapping yet: map it on the Mapping page.")
-        return pd.read_parquet(path, columns=columns)
+        return path
 
     def preview(self, dataset_id: str, rows: int = 20) -> pd.DataFrame:
         """The first rows, read without loading the whole table."""

@@ -52,6 +52,15 @@ def test_unknown_or_malformed_ids_are_not_found(workspace, frame, bad_id):
         workspace.load_frame(bad_id)
 
 
+def test_resaving_a_mapping_replaces_the_mapped_table_whole(workspace, frame):
+    meta = workspace.add_dataset(frame, name="a", source="upload")
+    mapping = ColumnMapping(fields={"amount": "amt", "label": "fraud"})
+    workspace.save_mapping(meta.id, mapping, pd.DataFrame({"amount": [1.0, 2.0]}), {})
+    workspace.save_mapping(meta.id, mapping, pd.DataFrame({"amount": [3.0]}), {})
+    assert workspace.load_mapped(meta.id)["amount"].tolist() == [3.0]
+    assert sorted(p.name for p in (workspace.datasets_dir / meta.id).iterdir()) == ["data.parquet", "mapped.parquet", "meta.json"]
+
+
 def test_failed_write_leaves_nothing_behind(workspace, monkeypatch, frame):
     def explode(*args, **kwargs):
         raise OSError("disk full")
