@@ -11,7 +11,6 @@ ranks (Spearman, single-feature AUC) use a seeded sample and say how many rows t
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 from dataclasses import dataclass, field
@@ -24,12 +23,13 @@ from scipy.stats import rankdata
 from core.explore_frame import (
     AMOUNT, LABEL, TIMESTAMP, ExploreError, category_codes, infer_role, time_seconds,
 )
+from core.results import JsonResult
 from core.schema import TRANSACTION_ID
 
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "JsonResult", "Overview", "ColumnSummary", "Histogram", "CategoryBars", "SegmentRates",
+    "Overview", "ColumnSummary", "Histogram", "CategoryBars", "SegmentRates",
     "CorrelationMatrix", "LabelAssociation", "TimeProfile",
     "overview", "column_table", "histogram", "category_bars", "fraud_by_segment",
     "correlations", "cramers_v_matrix", "label_association", "time_profile",
@@ -47,18 +47,6 @@ TOP_VALUES = 5
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _SECONDS_PER_DAY = 86_400
 _EPOCH_WEEKDAY = 3  # 1970-01-01 was a Thursday; Monday is 0
-
-
-class JsonResult:
-    """Mixin for result dataclasses: ``to_dict`` gives JSON-safe data, ``from_dict`` rebuilds."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {f.name: _json_safe(getattr(self, f.name)) for f in dataclasses.fields(self)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Self:
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
 
 
 @dataclass
@@ -704,19 +692,3 @@ def _num(value: Any) -> float | None:
         return None
     value = float(value)
     return value if math.isfinite(value) else None
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return _num(value)
-    if isinstance(value, (pd.Timestamp, np.datetime64)):
-        return None if pd.isna(value) else pd.Timestamp(value).isoformat()
-    return value

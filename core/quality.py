@@ -22,9 +22,10 @@ import numpy as np
 import pandas as pd
 
 from core.eda import (
-    SAMPLE_ROWS, JsonResult, category_auc, duplicate_count, numeric_auc,
+    SAMPLE_ROWS, category_auc, duplicate_count, numeric_auc,
 )
 from core.explore_frame import LABEL, TIMESTAMP, category_codes, infer_role, time_seconds
+from core.results import JsonResult
 from core.schema import FIELD_NAMES, TRANSACTION_ID
 
 log = logging.getLogger(__name__)

@@ -49,6 +49,7 @@ import pandas as pd
 from scipy import special, stats
 
 from core.errors import TxlabError
+from core.results import JsonResult
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +72,8 @@ class StatsError(TxlabError):
     """A test cannot be run: a missing column or group, no values, a wrong column type."""
 
 
-class _Result:
-    """JSON round-trip shared by the result dataclasses (NaN and infinity become None)."""
-
-    def to_dict(self) -> dict:
-        return {f.name: _json_safe(getattr(self, f.name)) for f in dataclasses.fields(self)}
+class _Result(JsonResult):
+    """JSON round-trip; float fields that went out as None (NaN, infinity) come back as NaN."""
 
     @classmethod
     def from_dict(cls, data: dict) -> Any:
@@ -597,17 +595,3 @@ def _fmt_p(p: float) -> str:
 def _p_text(p: float) -> str:
     text = _fmt_p(p)
     return text if text.startswith("<") else f"= {text}"
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if np.isfinite(value) else None
-    return value

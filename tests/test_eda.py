@@ -11,6 +11,7 @@ from scipy.stats import chi2_contingency, norm, spearmanr
 from sklearn.metrics import roc_auc_score
 
 from core import eda
+from core.results import JsonResult
 from core.explore_frame import ExploreError, analysis_frame, category_codes, column_roles
 from core.mapping import apply_mapping, suggest_mapping
 from core.schema import ColumnMapping
@@ -408,7 +409,7 @@ def test_time_profile_without_timestamp_and_long_spans():
 # JSON
 # --------------------------------------------------------------------------------------------
 
-def _results(frame: pd.DataFrame, roles: dict[str, str]) -> list[eda.JsonResult]:
+def _results(frame: pd.DataFrame, roles: dict[str, str]) -> list[JsonResult]:
     return [
         eda.overview(frame), *eda.column_table(frame, roles),
         eda.histogram(frame, "amount", log_x=True, by_label=True, density=True),
