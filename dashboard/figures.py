@@ -1,0 +1,358 @@
+"""Every Plotly figure, built from small core results (bins, levels, days), never from rows.
+
+One light template for all figures, titles that say what is shown, axis titles with units,
+hover texts with the numbers behind each mark. Each figure stays far below 150 KB of JSON:
+a histogram is a step line over its bin edges, categories are capped at the top N by core.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from core.eda import CategoryBars, CorrelationMatrix, Histogram, LabelAssociation, SegmentRates, TimeProfile
+from core.stats import ChiSquareResult, NumericComparison
+
+LEGIT, FRAUD, NEUTRAL, MUTED = "#4c78a8", "#e45756", "#72b7b2", "#adb5bd"
+RATE = "#d62728"
+SERIES_STYLE = {"all": ("All transactions", LEGIT), "legit": ("Legitimate", LEGIT), "fraud": ("Fraud", FRAUD)}
+BOTTOM_LEGEND = dict(orientation="h", x=0, xanchor="left", y=-0.3, yanchor="top")
+METHOD_TITLE = {"pearson": "Pearson correlation", "spearman": "Spearman rank correlation", "cramers_v": "Cramér's V"}
+
+TEMPLATE = go.layout.Template(
+    layout=go.Layout(
+        font=dict(family="system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", size=12, color="#212529"),
+        title=dict(x=0.01, xanchor="left", font=dict(size=15)),
+        colorway=[LEGIT, FRAUD, NEUTRAL, "#f58518", "#54a24b", "#b279a2"],
+        paper_bgcolor="white",
+        plot_bgcolor="white",
+        margin=dict(l=64, r=24, t=72, b=56),
+        xaxis=dict(showgrid=False, linecolor=MUTED, ticks="outside", tickcolor=MUTED, zeroline=False, automargin=True),
+        yaxis=dict(gridcolor="#e9ecef", linecolor=MUTED, zeroline=False, automargin=True),
+        legend=dict(orientation="h", x=1, xanchor="right", y=1.02, yanchor="bottom"),
+        hoverlabel=dict(font_size=12),
+        hovermode="closest",
+    )
+)
+
+
+def empty_figure(message: str = "Nothing to show") -> go.Figure:
+    """A blank figure carrying a message (no axes), for a section with nothing to draw yet."""
+    fig = _figure(height=260)
+    fig.update_layout(xaxis_visible=False, yaxis_visible=False, margin=dict(t=24, b=24))
+    fig.add_annotation(text=message, showarrow=False, font=dict(size=14, color="#6c757d"), x=0.5, y=0.5, xref="paper", yref="paper")
+    return fig
+
+
+def histogram_figure(hist: Histogram) -> go.Figure:
+    """Binned distribution as filled steps; with a label split, legit and fraud overlaid."""
+    fig = _figure(height=380)
+    edges = list(hist.edges)
+    for key, values in hist.series.items():
+        name, color = SERIES_STYLE.get(key, (key, NEUTRAL))
+        _add_steps(fig, edges, values, name, color, hist.density)
+    unit = "per unit of log10" if hist.density and hist.log_x else ""
+    scale = " (log scale)" if hist.log_x else ""
+    notes = []
+    if hist.n_missing:
+        notes.append(f"{hist.n_missing:,} missing")
+    if hist.n_excluded:
+        notes.append(f"{hist.n_excluded:,} zero, negative or infinite not shown" if hist.log_x else f"{hist.n_excluded:,} infinite not shown")
+    fig.update_layout(
+        title=_title(f"Distribution of {hist.column}{scale}", " · ".join(notes)),
+        xaxis=dict(title=hist.column, type="log" if hist.log_x else "linear"),
+        yaxis=dict(title=f"Density {unit}".strip() if hist.density else "Transactions", rangemode="tozero"),
+        showlegend=len(hist.series) > 1,
+    )
+    if not edges:
+        fig.add_annotation(text="No values to show", showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
+    return fig
+
+
+def category_figure(bars: CategoryBars) -> go.Figure:
+    """Volume of the top levels as bars, their fraud rate (95% interval) as a line on the right axis."""
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    _apply_template(fig, height=400)
+    fig.add_trace(
+        go.Bar(x=bars.categories, y=bars.counts, name="Transactions", marker_color=LEGIT, opacity=0.75,
+               hovertemplate="%{x}<br>%{y:,} transactions<extra></extra>"),
+        secondary_y=False,
+    )
+    if any(r is not None for r in bars.fraud_rate):
+        fig.add_trace(_rate_trace(bars, mode="lines+markers"), secondary_y=True)
+        if bars.overall_rate is not None:  # a trace, not a shape: shapes on a secondary axis misplace their label
+            fig.add_trace(go.Scatter(x=bars.categories, y=[bars.overall_rate] * len(bars.categories), mode="lines",
+                                     line=dict(color=RATE, dash="dash", width=1), name=f"overall {bars.overall_rate:.2%}",
+                                     hoverinfo="skip"), secondary_y=True)
+        fig.update_yaxes(title_text="Fraud rate", tickformat=".1%", rangemode="tozero", showgrid=False, secondary_y=True)
+    more = f"top {len(bars.categories) - (1 if bars.n_other_levels else 0)} of {bars.n_levels:,} values" if bars.n_other_levels else ""
+    fig.update_layout(title=_title(f"{bars.column}: volume and fraud rate", more),
+                      xaxis=dict(type="category", tickangle=-30 if len(bars.categories) > 8 else 0))
+    fig.update_yaxes(title_text="Transactions", secondary_y=False, rangemode="tozero")
+    return fig
+
+
+def segment_figure(seg: SegmentRates) -> go.Figure:
+    """Fraud rate per segment with its 95% interval; red where the whole interval is above the overall rate."""
+    fig = _figure(height=400)
+    colors = [_segment_color(lo, hi, seg.overall_rate) for lo, hi in zip(seg.ci_low, seg.ci_high)]
+    lift = seg.lift or [None] * len(seg.categories)
+    custom = [[n, p, _pct(lo), _pct(hi), f"{l:.2f}×" if l is not None else "n/a"]
+              for n, p, lo, hi, l in zip(seg.counts, seg.positives, seg.ci_low, seg.ci_high, lift)]
+    fig.add_trace(
+        go.Bar(
+            x=seg.categories, y=seg.fraud_rate, marker_color=colors, name="Fraud rate",
+            error_y=_error_bars(seg.fraud_rate, seg.ci_low, seg.ci_high),
+            customdata=custom,
+            hovertemplate="%{x}<br>fraud rate %{y:.2%} (95% CI %{customdata[2]}–%{customdata[3]})"
+                          "<br>%{customdata[1]:,} of %{customdata[0]:,} transactions · lift %{customdata[4]}<extra></extra>",
+        )
+    )
+    _overall_line(fig, seg.overall_rate)
+    more = f"top {len(seg.categories) - (1 if seg.n_other_levels else 0)} of {seg.n_levels:,} by volume" if seg.n_other_levels else "by volume"
+    fig.update_layout(
+        title=_title(f"Fraud rate by {seg.column}", f"{more} · bars show 95% intervals · dashed: overall rate"),
+        xaxis=dict(type="category", tickangle=-30 if len(seg.categories) > 8 else 0),
+        yaxis=dict(title="Fraud rate", tickformat=".1%", rangemode="tozero"),
+        showlegend=False,
+    )
+    return fig
+
+
+def correlation_figure(matrix: CorrelationMatrix) -> go.Figure:
+    """A k x k heatmap; diverging colours around 0 for correlations, sequential for Cramér's V."""
+    k = len(matrix.columns)
+    side = min(720, max(320, 60 + 44 * k))
+    fig = _figure(height=side)
+    cramers = matrix.method == "cramers_v"
+    fig.add_trace(
+        go.Heatmap(
+            z=matrix.values, x=matrix.columns, y=matrix.columns,
+            zmin=0 if cramers else -1, zmax=1, zmid=None if cramers else 0,
+            colorscale="Blues" if cramers else "RdBu_r",
+            texttemplate="%{z:.2f}" if k <= 15 else None,
+            hovertemplate="%{y} × %{x}: %{z:.3f}<extra></extra>",
+            colorbar=dict(thickness=12, len=0.8),
+            xgap=1, ygap=1,
+        )
+    )
+    sample = " (seeded sample)" if matrix.sampled else ""
+    fig.update_layout(
+        title=_title(METHOD_TITLE.get(matrix.method, matrix.method), f"{matrix.n_used:,} rows{sample}"),
+        xaxis=dict(type="category", tickangle=-30),
+        yaxis=dict(type="category", autorange="reversed"),
+    )
+    return fig
+
+
+def association_figure(items: Sequence[LabelAssociation]) -> go.Figure:
+    """Each feature's association with the label, strongest on top; hover gives the measure and AUC."""
+    items = [a for a in items if a.value is not None]
+    fig = _figure(height=max(260, 80 + 28 * len(items)))
+    fig.add_trace(
+        go.Bar(
+            y=[a.feature for a in items], x=[a.value for a in items], orientation="h",
+            marker_color=[NEUTRAL if a.measure.startswith("Cram") else LEGIT for a in items],
+            text=[f"{a.value:.3f}" for a in items], textposition="auto",
+            customdata=[[a.measure, a.role, f"{a.auc:.3f}" if a.auc is not None else "n/a", a.n] for a in items],
+            hovertemplate="%{y} (%{customdata[1]})<br>%{customdata[0]} = %{x:.3f}<br>single-feature AUC %{customdata[2]}"
+                          "<br>%{customdata[3]:,} rows<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=_title("Association with the label", "numbers: point-biserial r · categories: Cramér's V"),
+        xaxis=dict(title="Strength (r or V)", zeroline=True, zerolinecolor=MUTED),
+        yaxis=dict(type="category", autorange="reversed"),
+        showlegend=False,
+    )
+    return fig
+
+
+def daily_figure(profile: TimeProfile) -> go.Figure:
+    """Volume, amount and fraud rate per day (or week/month on long spans), stacked on one time axis."""
+    daily = profile.daily
+    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.06,
+                        subplot_titles=("Transactions", "Amount", "Fraud rate"))
+    _apply_template(fig, height=560)
+    dates = daily["date"]
+    fig.add_trace(go.Bar(x=dates, y=daily["count"], marker_color=LEGIT, name="Transactions",
+                         hovertemplate="%{x}<br>%{y:,} transactions<extra></extra>"), row=1, col=1)
+    fig.add_trace(go.Scatter(x=dates, y=daily["amount"], mode="lines", line=dict(color=NEUTRAL, width=1.5), name="Amount",
+                             hovertemplate="%{x}<br>amount %{y:,.2f}<extra></extra>"), row=2, col=1)
+    fig.add_trace(go.Scatter(x=dates, y=daily["fraud_rate"], mode="lines", line=dict(color=RATE, width=1.5), name="Fraud rate",
+                             customdata=daily.get("positives"),
+                             hovertemplate="%{x}<br>fraud rate %{y:.2%} (%{customdata:,} fraud)<extra></extra>"), row=3, col=1)
+    fig.update_yaxes(rangemode="tozero")
+    fig.update_yaxes(tickformat=".1%", row=3, col=1)
+    missing = f"{profile.n_missing:,} rows without a time left out" if profile.n_missing else ""
+    fig.update_layout(title=_title(f"Over time, per {profile.period}", missing), showlegend=False,
+                      margin=dict(t=96))
+    return fig
+
+
+def hour_weekday_figure(profile: TimeProfile) -> go.Figure:
+    """Volume (bars) and fraud rate (line, right axis) by hour of day and by day of week."""
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.64, 0.36], horizontal_spacing=0.1,
+                        specs=[[{"secondary_y": True}, {"secondary_y": True}]],
+                        subplot_titles=("By hour of day", "By day of week"))
+    _apply_template(fig, height=360)
+    for col, part, key in ((1, profile.hourly, "hour"), (2, profile.weekday, "day")):
+        x = [f"{h:02d}" for h in part[key]] if key == "hour" else part[key]
+        fig.add_trace(go.Bar(x=x, y=part["count"], marker_color=LEGIT, opacity=0.75, name="Transactions", showlegend=col == 1,
+                             hovertemplate="%{x}<br>%{y:,} transactions<extra></extra>"), row=1, col=col, secondary_y=False)
+        fig.add_trace(go.Scatter(x=x, y=part["fraud_rate"], mode="lines+markers", line=dict(color=RATE), marker=dict(size=5),
+                                 name="Fraud rate", showlegend=col == 1,
+                                 hovertemplate="%{x}<br>fraud rate %{y:.2%}<extra></extra>"), row=1, col=col, secondary_y=True)
+    fig.update_xaxes(type="category")
+    fig.update_yaxes(rangemode="tozero", secondary_y=False)
+    fig.update_yaxes(tickformat=".1%", rangemode="tozero", showgrid=False, secondary_y=True)
+    fig.update_layout(title=_title("Daily and weekly rhythm"), margin=dict(t=96), legend=BOTTOM_LEGEND)
+    return fig
+
+
+def comparison_figure(result: NumericComparison, hist: Histogram | None = None) -> go.Figure:
+    """The two groups of a test side by side: their distributions (when given) and their centres.
+
+    Left: the groups' density histograms with their medians. Right: each group's median and
+    mean; group b's mean carries the 95% interval of the difference of means (Welch), so it
+    clears group a's mean exactly when that interval excludes 0.
+    """
+    a, b = result.group_a, result.group_b
+    if hist is not None and hist.edges:
+        fig = make_subplots(rows=1, cols=2, column_widths=[0.62, 0.38], horizontal_spacing=0.12,
+                            subplot_titles=(f"Distribution of {result.column}", "Median and mean"))
+        names = {"legit": a, "fraud": b} if set(hist.series) == {"legit", "fraud"} else {}
+        for key, values in hist.series.items():
+            color = FRAUD if key == "fraud" else LEGIT
+            _add_steps(fig, list(hist.edges), values, names.get(key, key), color, True, row=1, col=1, legend=True)
+        for median, color in ((result.median_a, LEGIT), (result.median_b, FRAUD)):
+            if _finite(median) and (not hist.log_x or median > 0):
+                fig.add_vline(x=median, line=dict(color=color, dash="dash", width=1), row=1, col=1)
+        fig.update_xaxes(title_text=result.column, type="log" if hist.log_x else "linear", row=1, col=1)
+        fig.update_yaxes(title_text="Density", rangemode="tozero", row=1, col=1)
+        where = dict(row=1, col=2)
+    else:
+        fig = make_subplots(rows=1, cols=1, subplot_titles=("Median and mean",))
+        where = dict(row=1, col=1)
+    _apply_template(fig, height=380)
+    groups = [a, b]
+    fig.add_trace(go.Scatter(x=[result.median_a, result.median_b], y=groups, mode="markers", name="Median",
+                             marker=dict(symbol="diamond", size=11, color=[LEGIT, FRAUD]),
+                             hovertemplate="%{y}<br>median %{x:,.4g}<extra></extra>"), **where)
+    ci = None
+    if all(_finite(v) for v in (result.diff_ci_low, result.diff_ci_high, result.mean_a, result.mean_b)):
+        ci = dict(type="data", symmetric=False, array=[None, result.mean_a + result.diff_ci_high - result.mean_b],
+                  arrayminus=[None, result.mean_b - (result.mean_a + result.diff_ci_low)], color="#495057", thickness=1.5, width=6)
+    fig.add_trace(go.Scatter(x=[result.mean_a, result.mean_b], y=groups, mode="markers", name="Mean (95% CI of difference)",
+                             marker=dict(symbol="circle-open", size=11, line=dict(width=2), color=[LEGIT, FRAUD]), error_x=ci,
+                             hovertemplate="%{y}<br>mean %{x:,.4g}<extra></extra>"), **where)
+    fig.update_yaxes(type="category", **where)
+    fig.update_xaxes(title_text=result.column, **where)
+    fig.update_layout(title=_title(f"{result.column}: {b} vs {a}", f"{result.n_a:,} vs {result.n_b:,} values · effect {result.effect}"),
+                      margin=dict(t=96), legend=BOTTOM_LEGEND)
+    return fig
+
+
+def chi_square_figure(result: ChiSquareResult) -> go.Figure:
+    """The cells that depart most from independence: adjusted residuals (|r| > 2 stands out)."""
+    cells = list(result.top_cells)
+    labels = [f"{c['row']} · {c['col']}" for c in cells]
+    fig = _figure(height=max(260, 80 + 26 * len(cells)))
+    fig.add_trace(go.Bar(
+        y=labels, x=[c["residual"] for c in cells], orientation="h",
+        marker_color=[FRAUD if _finite(c["residual"]) and c["residual"] > 0 else LEGIT for c in cells],
+        customdata=[[c["observed"], c["expected"], c["contribution"]] for c in cells],
+        hovertemplate="%{y}<br>observed %{customdata[0]:,} vs expected %{customdata[1]:,.1f}"
+                      "<br>residual %{x:.2f} · adds %{customdata[2]:,.1f} to chi²<extra></extra>",
+    ))
+    for x in (-2, 2):
+        fig.add_vline(x=x, line=dict(color=MUTED, dash="dot", width=1))
+    fig.update_layout(title=_title(f"{result.column} × {result.by}: cells furthest from independence", "red: more than expected · blue: fewer"),
+                      xaxis=dict(title="Adjusted residual", zeroline=True, zerolinecolor=MUTED),
+                      yaxis=dict(type="category", autorange="reversed"), showlegend=False)
+    return fig
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _figure(height: int) -> go.Figure:
+    fig = go.Figure()
+    _apply_template(fig, height)
+    return fig
+
+
+def _apply_template(fig: go.Figure, height: int) -> None:
+    fig.update_layout(template=TEMPLATE, height=height)
+
+
+def _title(text: str, subtitle: str = "") -> dict:
+    return dict(text=text, subtitle=dict(text=subtitle, font=dict(size=12, color="#6c757d"))) if subtitle else dict(text=text)
+
+
+def _add_steps(fig: go.Figure, edges: list[float], values: Sequence[float | None], name: str, color: str,
+               density: bool, row: int | None = None, col: int | None = None, legend: bool = True) -> None:
+    """One series of a histogram as a filled step line over its bin edges (works on log axes)."""
+    if not edges:
+        return
+    y = [v or 0 for v in values]
+    y = y + y[-1:]  # the last step spans the last bin
+    custom = [[lo, hi] for lo, hi in zip(edges[:-1], edges[1:])] + [[edges[-2], edges[-1]]]
+    amount = "%{y:.4g}" if density else "%{y:,}"
+    trace = go.Scatter(
+        x=edges, y=y, mode="lines", line=dict(shape="hv", color=color, width=1.5), fill="tozeroy",
+        fillcolor=_alpha(color, 0.25), name=name, showlegend=legend, customdata=custom,
+        hovertemplate=f"{name}<br>%{{customdata[0]:,.4g}} – %{{customdata[1]:,.4g}}<br>{amount}"
+                      f"{' density' if density else ' transactions'}<extra></extra>",
+    )
+    if row is None:
+        fig.add_trace(trace)
+    else:
+        fig.add_trace(trace, row=row, col=col)
+
+
+def _rate_trace(bars: CategoryBars, mode: str) -> go.Scatter:
+    custom = [[p if p is not None else 0, _pct(lo), _pct(hi)] for p, lo, hi in zip(bars.positives, bars.ci_low, bars.ci_high)]
+    return go.Scatter(
+        x=bars.categories, y=bars.fraud_rate, mode=mode, name="Fraud rate", line=dict(color=RATE), marker=dict(size=6),
+        error_y=_error_bars(bars.fraud_rate, bars.ci_low, bars.ci_high), customdata=custom,
+        hovertemplate="%{x}<br>fraud rate %{y:.2%} (95% CI %{customdata[1]}–%{customdata[2]})<br>%{customdata[0]:,} fraud<extra></extra>",
+    )
+
+
+def _error_bars(rates: Sequence[float | None], low: Sequence[float | None], high: Sequence[float | None]) -> dict:
+    up = [h - r if h is not None and r is not None else None for r, h in zip(rates, high)]
+    down = [r - lo if lo is not None and r is not None else None for r, lo in zip(rates, low)]
+    return dict(type="data", symmetric=False, array=up, arrayminus=down, color="#495057", thickness=1.2, width=3)
+
+
+def _overall_line(fig: go.Figure, rate: float | None) -> None:
+    if rate is None:
+        return
+    fig.add_hline(y=rate, line=dict(color=RATE, dash="dash", width=1), annotation_text=f"overall {rate:.2%}",
+                  annotation_position="top right", annotation_font=dict(size=11, color=RATE))
+
+
+def _segment_color(low: float | None, high: float | None, overall: float | None) -> str:
+    if overall is None or low is None or high is None:
+        return NEUTRAL
+    if low > overall:
+        return FRAUD
+    if high < overall:
+        return LEGIT
+    return MUTED
+
+
+def _finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2%}"
+
+
+def _alpha(color: str, alpha: float) -> str:
+    r, g, b = (int(color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
