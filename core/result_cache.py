@@ -69,14 +69,15 @@ class DataVersion:
 def data_version(workspace: Workspace, dataset_id: str) -> DataVersion:
     """The current version of a mapped dataset; ``TxlabError`` when it has no saved mapping.
 
-    The fingerprint covers the saved mapping and the mapped file's modification time and size,
-    so saving a mapping again (even the same one) gives a new version.
+    The fingerprint covers the saved mapping and the mapped table folder's identity (a new folder,
+    with a new inode, is swapped in at every save), so saving again (even the same mapping) gives
+    a new version.
     """
     meta = workspace.get(dataset_id)
     if not meta.mapping:
         raise TxlabError(f"Dataset “{meta.name}” has no saved mapping yet: map it on the Mapping page.")
     stat = workspace.mapped_path(dataset_id).stat()
-    stamp = {"mapping": meta.mapping, "mtime_ns": stat.st_mtime_ns, "size": stat.st_size}
+    stamp = {"mapping": meta.mapping, "inode": stat.st_ino, "mtime_ns": stat.st_mtime_ns}
     return DataVersion(dataset_id, _digest(stamp), ColumnMapping.from_dict(meta.mapping))
 
 

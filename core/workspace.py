@@ -1,7 +1,8 @@
 """Datasets on disk: one folder per dataset under ``DATA_DIR/datasets/<id>/``.
 
-A dataset folder holds ``data.parquet`` (the ingested table, zstd), ``meta.json`` (its sidecar)
-and, once a mapping is saved, ``mapped.parquet`` (the table under canonical names). A folder is
+A dataset folder holds ``data/`` (the ingested table as zstd Parquet parts, see
+``core.parquet_store``), ``meta.json`` (its sidecar) and, once a mapping is saved, ``mapped/``
+(the table under canonical names). A folder is
 built under a temporary name and renamed into place, so a failed import leaves nothing behind;
 sidecar updates are written to a temporary file and swapped in with ``os.replace``.
 
@@ -21,8 +22,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
-import pyarrow.parquet as pq
 
+from core import parquet_store
 from core.errors import NotFoundError, TxlabError
 from core.schema import ColumnMapping
 
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 
 SERVER_FILE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".txt", ".parquet")
 _ID_PATTERN = re.compile(r"^ds-[0-9a-f]{12}$")
-_DATA, _MAPPED, _META = "data.parquet", "mapped.parquet", "meta.json"
+_DATA, _MAPPED, _META = "data", "mapped", "meta.json"  # tables are folders of Parquet parts
 
 
 @dataclass
@@ -106,7 +107,7 @@ class Workspace:
         staging = self.datasets_dir / f".staging-{dataset_id}"
         try:
             staging.mkdir()
-            _write_parquet(frame, staging / _DATA)
+            parquet_store.write_table(frame, staging / _DATA)
             _write_json(meta.to_dict(), staging / _META)
             staging.rename(self.datasets_dir / dataset_id)
         except BaseException:
@@ -138,11 +139,11 @@ class Workspace:
 
     def load_frame(self, dataset_id: str, columns: list[str] | None = None) -> pd.DataFrame:
         """The ingested table as stored."""
-        return pd.read_parquet(self._folder(dataset_id) / _DATA, columns=columns)
+        return parquet_store.read_table(self._folder(dataset_id) / _DATA, columns=columns)
 
     def load_mapped(self, dataset_id: str, columns: list[str] | None = None) -> pd.DataFrame:
         """The table under canonical names; ``TxlabError`` when no mapping was saved yet."""
-        return pd.read_parquet(self.mapped_path(dataset_id), columns=columns)
+        return parquet_store.read_table(self.mapped_path(dataset_id), columns=columns)
 
     def mapped_path(self, dataset_id: str) -> Path:
         """The mapped table's file (its stat versions cached results); ``TxlabError`` when unmapped."""
@@ -153,10 +154,7 @@ class Workspace:
 
     def preview(self, dataset_id: str, rows: int = 20) -> pd.DataFrame:
         """The first rows, read without loading the whole table."""
-        parquet = pq.ParquetFile(self._folder(dataset_id) / _DATA)
-        for batch in parquet.iter_batches(batch_size=rows):
-            return batch.to_pandas()
-        return parquet.schema_arrow.empty_table().to_pandas()
+        return parquet_store.read_head(self._folder(dataset_id) / _DATA, rows)
 
     def save_mapping(
         self, dataset_id: str, mapping: ColumnMapping, mapped: pd.DataFrame, coercion: dict
@@ -164,7 +162,7 @@ class Workspace:
         """Store the mapping, its coercion report and the mapped table together."""
         folder = self._folder(dataset_id)
         meta = self._read_meta(folder)
-        _write_parquet(mapped, folder / _MAPPED)
+        parquet_store.write_table(mapped, folder / _MAPPED)
         meta.mapping = mapping.to_dict()
         meta.coercion = coercion
         meta.mapped_rows = int(len(mapped))
@@ -207,15 +205,6 @@ class Workspace:
     @staticmethod
     def _read_meta(folder: Path) -> DatasetMeta:
         return DatasetMeta.from_dict(json.loads((folder / _META).read_text(encoding="utf-8")))
-
-
-def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        frame.to_parquet(tmp, compression="zstd", index=False)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _write_json(data: dict, path: Path) -> None:

@@ -21,7 +21,7 @@ def frame():
 def test_dataset_round_trips_with_its_sidecar(workspace, frame):
     meta = workspace.add_dataset(frame, name="../../etc/passwd.csv", source="upload", report={"rows": 3})
     folder = workspace.datasets_dir / meta.id
-    assert sorted(p.name for p in folder.iterdir()) == ["data.parquet", "meta.json"]
+    assert sorted(p.name for p in folder.iterdir()) == ["data", "meta.json"]
     sidecar = json.loads((folder / "meta.json").read_text())
     assert sidecar["name"] == "../../etc/passwd.csv"  # kept as a label only
     assert (sidecar["rows"], sidecar["columns"], sidecar["owner"], sidecar["source"]) == (3, ["user", "amt", "fraud"], "local", "upload")
@@ -58,14 +58,26 @@ def test_resaving_a_mapping_replaces_the_mapped_table_whole(workspace, frame):
     workspace.save_mapping(meta.id, mapping, pd.DataFrame({"amount": [1.0, 2.0]}), {})
     workspace.save_mapping(meta.id, mapping, pd.DataFrame({"amount": [3.0]}), {})
     assert workspace.load_mapped(meta.id)["amount"].tolist() == [3.0]
-    assert sorted(p.name for p in (workspace.datasets_dir / meta.id).iterdir()) == ["data.parquet", "mapped.parquet", "meta.json"]
+    assert sorted(p.name for p in (workspace.datasets_dir / meta.id).iterdir()) == ["data", "mapped", "meta.json"]
+
+
+def test_large_tables_are_stored_in_parts_and_read_back_in_order(workspace):
+    frame = pd.DataFrame({"id": [f"{i:07d}" for i in range(300_000)], "x": range(300_000)})
+    frame.loc[5, "id"] = None
+    meta = workspace.add_dataset(frame, name="big", source="generated")
+    parts = sorted(p.name for p in (workspace.datasets_dir / meta.id / "data").iterdir())
+    assert parts == ["part-0.parquet", "part-1.parquet"]
+    pd.testing.assert_frame_equal(workspace.load_frame(meta.id), frame)
+    assert workspace.preview(meta.id, rows=3)["id"].tolist() == ["0000000", "0000001", "0000002"]
 
 
 def test_failed_write_leaves_nothing_behind(workspace, monkeypatch, frame):
     def explode(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(pd.DataFrame, "to_parquet", explode)
+    import pyarrow.parquet as pq
+
+    monkeypatch.setattr(pq, "write_table", explode)
     with pytest.raises(OSError, match="disk full"):
         workspace.add_dataset(frame, name="a", source="upload")
     assert list(workspace.datasets_dir.iterdir()) == []
