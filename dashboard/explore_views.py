@@ -249,7 +249,7 @@ def chi_view(results: DatasetResults, column: str | None) -> html.Div:
         _reading(r.reading),
         html.P(facts, className="small text-muted txlab-chi-facts"),
         *_warnings(r.warnings),
-        dbc.Row([dbc.Col([html.H6("Cells furthest from independence"), table], lg=5), dbc.Col(_graph(figures.chi_square_figure(r)), lg=7)], className="g-3"),
+        dbc.Row([dbc.Col([html.H6("Cells furthest from independence"), html.Div(table, className="table-responsive")], lg=5), dbc.Col(_graph(figures.chi_square_figure(r)), lg=7)], className="g-3"),
     ])
 
 
