@@ -32,14 +32,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import plotly.graph_objects as go  # noqa: E402
-from dash import dcc  # noqa: E402
 
 from core.mapping import apply_mapping, suggest_mapping  # noqa: E402
 from core.result_cache import FRAMES, DatasetResults, open_results  # noqa: E402
 from core.synth import SynthConfig, generate  # noqa: E402
 from core.workspace import Workspace  # noqa: E402
 from dashboard import explore_views as views  # noqa: E402
+from dashboard.components import figures_in  # noqa: E402
 
 TARGETS = {"cold_1M_max_s": 1.0, "warm_1M_max_s": 0.2, "cold_5M_max_s": 5.0, "fig_max_kb": 150.0}
 
@@ -137,7 +136,7 @@ def _time_sections(workspace: Workspace, dataset_id: str, cache_root: Path, runs
                 cold[name].append(_timed(lambda: section(DatasetResults(workspace, cache, dataset_id))))
                 out: list = []
                 warm[name].append(_timed(lambda: out.append(section(DatasetResults(workspace, cache, dataset_id)))))
-            for j, fig in enumerate(_figures(out[0])):
+            for j, fig in enumerate(figures_in(out[0])):
                 sizes[f"{name} #{j + 1}"] = len(fig.to_json()) / 1024
         FRAMES.clear()
         with open_results(cache_root / f"page{run}") as cache:
@@ -155,21 +154,6 @@ def _report(rows: int, cold: dict[str, float], warm: dict[str, float], sizes: di
         print(f"  {name:34s} {cold[name]:8.3f} {cold[name] / describe_s:10.1f} {warm[name] * 1000:8.1f}  {figs}")
     print(f"  {'whole page, sections in turn':34s} {page['cold']:8.3f} {page['cold'] / describe_s:10.1f} {page['warm'] * 1000:8.1f}  "
           "(one cache; warm with no frame in memory)")
-
-
-def _figures(component) -> list[go.Figure]:
-    """Every figure in a component tree (what the page would send to the browser)."""
-    found: list[go.Figure] = []
-    stack = [component]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, (list, tuple)):
-            stack.extend(reversed(item))  # visit in page order
-        elif isinstance(item, dcc.Graph):
-            found.append(item.figure)
-        elif hasattr(item, "children"):
-            stack.append(item.children)
-    return found
 
 
 def _timed(action: Callable[[], object]) -> float:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
-from dash import html
+from dash import dcc, html
 
 _KIND_BADGE = {"number": "primary", "id": "secondary", "datetime": "info", "text": "dark", "boolean": "warning"}
 _MAX_CELL = 80
@@ -59,6 +59,20 @@ def validation_messages(messages: list[dict]) -> list[dbc.Alert]:
         dbc.Alert(m["text"], color=color.get(m["level"], "info"), className="py-2 mb-2 txlab-validation", id={"type": "validation", "code": m["code"]})
         for m in sorted(messages, key=lambda m: order.get(m["level"], 2))
     ]
+
+
+def figures_in(component) -> list:
+    """Every figure in a component tree, in page order: what the page would send to the browser."""
+    found, stack = [], [component]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (list, tuple)):
+            stack.extend(reversed(item))
+        elif isinstance(item, dcc.Graph):
+            found.append(item.figure)
+        elif hasattr(item, "children"):
+            stack.append(item.children)
+    return found
 
 
 def human_bytes(size: int) -> str:

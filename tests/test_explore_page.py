@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import pytest
-from dash import dcc
 from dash.exceptions import PreventUpdate
 
 from core.mapping import apply_mapping, suggest_mapping
 from core.result_cache import FRAMES
 from core.synth import SynthConfig, generate
 from core.workspace import Workspace
+from dashboard.components import figures_in
 from tests.conftest import component_text
 
 
@@ -45,19 +45,6 @@ def timeless(app_settings, txlab_app):
     return meta.id
 
 
-def _graphs(component) -> list:
-    found, stack = [], [component]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, (list, tuple)):
-            stack.extend(reversed(item))  # visit in page order
-        elif isinstance(item, dcc.Graph):
-            found.append(item.figure)
-        elif hasattr(item, "children"):
-            stack.append(item.children)
-    return found
-
-
 def test_without_a_dataset_the_page_points_to_the_data_page(explore):
     status, hidden, *_ = explore.show_controls(None)
     assert hidden and "Data page" in component_text(status)
@@ -88,11 +75,11 @@ def test_sections_render_figures_and_a_plain_reading(explore, datasets):
     mapped, _ = datasets
     view, log_disabled, split_disabled, norm = explore.show_distribution(mapped, "amount", True, True, "density")
     assert not log_disabled and not split_disabled and not any(o.get("disabled") for o in norm)
-    (fig,) = _graphs(view)
+    (fig,) = figures_in(view)
     assert fig.layout.xaxis.type == "log" and [t.name for t in fig.data] == ["Legitimate", "Fraud"]
     view, log_disabled, _, norm = explore.show_distribution(mapped, "device_type", True, True, "density")
     assert log_disabled and all(o["disabled"] for o in norm)
-    assert "fraud rate" in _graphs(view)[0].layout.title.text
+    assert "fraud rate" in figures_in(view)[0].layout.title.text
 
     test = explore.show_test(mapped, "amount", "label", None, None)
     assert "fraudulent transactions" in component_text(test) and "Welch t-test" in component_text(test)
@@ -102,9 +89,9 @@ def test_sections_render_figures_and_a_plain_reading(explore, datasets):
     assert explore.show_groups(mapped, "label")[0] is True  # legit vs fraud: no groups to pick
 
     assert "chi-square" in component_text(explore.show_chi_square(mapped, "country"))
-    assert "Over time" in _graphs(explore.show_time(mapped))[0].layout.title.text
-    assert len(_graphs(explore.show_correlations(mapped, "cramers_v"))) == 2
-    assert "Fraud rate by merchant_id" in _graphs(explore.show_segments(mapped, "merchant_id"))[0].layout.title.text
+    assert "Over time" in figures_in(explore.show_time(mapped))[0].layout.title.text
+    assert len(figures_in(explore.show_correlations(mapped, "cramers_v"))) == 2
+    assert "Fraud rate by merchant_id" in figures_in(explore.show_segments(mapped, "merchant_id"))[0].layout.title.text
     assert "Rows" in component_text(explore.show_overview(mapped))
     assert "amount" in component_text(explore.show_columns(mapped, "missing"))
     assert component_text(explore.show_quality(mapped))
@@ -112,7 +99,7 @@ def test_sections_render_figures_and_a_plain_reading(explore, datasets):
 
 def test_without_a_timestamp_the_time_section_says_so(explore, timeless):
     view = explore.show_time(timeless)
-    assert _graphs(view) == [] and "No timestamp is mapped" in component_text(view)
+    assert figures_in(view) == [] and "No timestamp is mapped" in component_text(view)
     assert "no timestamp mapped" in component_text(explore.show_overview(timeless))
 
 
