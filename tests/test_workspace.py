@@ -71,6 +71,20 @@ def test_large_tables_are_stored_in_parts_and_read_back_in_order(workspace):
     assert workspace.preview(meta.id, rows=3)["id"].tolist() == ["0000000", "0000001", "0000002"]
 
 
+def test_every_column_kind_reads_back_exactly_whatever_its_encoding(workspace):
+    rows = 250_000  # two parts; 'code' repeats in its first rows (dictionary-encoded) but not later
+    frame = pd.DataFrame({
+        "code": ["a", "b", None, "c"] * 5_000 + [f"x{i}" for i in range(rows - 20_000)],
+        "flag": pd.array([True, None, False, True, False] * (rows // 5), dtype="boolean"),
+        "when": pd.date_range("2024-01-01", periods=rows, freq="min").astype("datetime64[us]"),
+        "amount": [0.5, float("nan"), 2.0, 1e9, -3.0] * (rows // 5),
+        "label": [0, 1, 0, 0, 0] * (rows // 5),
+    })
+    meta = workspace.add_dataset(frame, name="kinds", source="generated")
+    pd.testing.assert_frame_equal(workspace.load_frame(meta.id), frame)
+    pd.testing.assert_frame_equal(workspace.preview(meta.id, rows=4), frame.head(4))
+
+
 def test_failed_write_leaves_nothing_behind(workspace, monkeypatch, frame):
     def explode(*args, **kwargs):
         raise OSError("disk full")

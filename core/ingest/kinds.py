@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -56,7 +57,10 @@ def plan_columns(buf, dialect: Dialect, names: list[str], dayfirst: bool | None)
         )
     except pa.ArrowInvalid:  # nothing but blank lines in the first part: decide from later rows
         return [Plan("text", pa.string()) for _ in names]
-    return [profile_column(n, table.column(i), dayfirst) for i, n in enumerate(names)]
+    # Two threads: the Arrow kernels of a column's profile release the GIL (10 columns of a
+    # 1M-row file: 0.028 s -> 0.019 s). Each column's plan depends on that column only.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(lambda i: profile_column(names[i], table.column(i), dayfirst), range(len(names))))
 
 
 def profile_column(name: str, col: pa.ChunkedArray, dayfirst: bool | None) -> Plan:
