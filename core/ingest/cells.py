@@ -7,9 +7,18 @@ import pyarrow.compute as pc
 from core import parsing
 
 
+# Text is read as large_string: pandas' ``str`` dtype is backed by it, so ``to_pandas`` needs no cast.
+TEXT = pa.large_string()
+
+
+def is_text_type(t: pa.DataType) -> bool:
+    """Whether an Arrow type is a string type (``string`` or ``large_string``)."""
+    return pa.types.is_string(t) or pa.types.is_large_string(t)
+
+
 def is_text(col) -> bool:
     """Whether an Arrow column holds strings."""
-    return pa.types.is_string(col.type) or pa.types.is_large_string(col.type)
+    return is_text_type(col.type)
 
 
 def missing_mask(col: pa.ChunkedArray, tokens: tuple[str, ...]) -> pa.ChunkedArray:

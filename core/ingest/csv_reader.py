@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.csv as pcsv
 
 from core.errors import IngestError
+from core.ingest.cells import TEXT, is_text_type
 from core.ingest.dialect import Dialect, dedupe_headers, parse_options, sniff_dialect
 from core.ingest.encoding import Text
 from core.ingest.finish import finish_columns
@@ -108,7 +109,7 @@ def _native_decimal(plans: list[Plan]) -> str:
     if any(p.decimal == "." for p in native):
         for p in native:
             if p.decimal == ",":
-                p.arrow_type = pa.string()
+                p.arrow_type = TEXT
         return "."
     return ","
 
@@ -116,11 +117,11 @@ def _native_decimal(plans: list[Plan]) -> str:
 def _demote_column(message: str, plans: list[Plan], names: list[str]) -> bool:
     """After 'In CSV column #k: conversion error', read column k as text numbers instead."""
     m = re.search(r"In CSV column #(\d+)", message)
-    if not m or int(m.group(1)) >= len(plans) or plans[int(m.group(1))].arrow_type == pa.string():
+    if not m or int(m.group(1)) >= len(plans) or is_text_type(plans[int(m.group(1))].arrow_type):
         return False
     i = int(m.group(1))
     bad = re.search(r"invalid value '(.*)'", message)
-    plans[i].arrow_type = pa.string()
+    plans[i].arrow_type = TEXT
     plans[i].notes.append(
         "Later rows hold values that are not plain numbers" + (f" (e.g. '{bad.group(1)}')" if bad else "")
         + "; the column was read as text and parsed as numbers.")

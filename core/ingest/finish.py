@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from core import parsing
-from core.ingest.cells import bool_count, is_text
+from core.ingest.cells import bool_count, is_text, is_text_type
 from core.ingest.kinds import Plan
 from core.ingest.report import ColumnReport
 
@@ -44,7 +44,7 @@ def _finish_column(col: pa.ChunkedArray, name: str, original: str, plan: Plan,
                    dayfirst: bool | None) -> tuple[pa.Array | pa.ChunkedArray, ColumnReport]:
     report = ColumnReport(name=name, original=original, kind=plan.kind, dtype="",
                           examples=list(plan.examples), notes=list(plan.notes))
-    if plan.kind == "number" and plan.arrow_type != pa.string():
+    if plan.kind == "number" and not is_text_type(plan.arrow_type):
         arr = _finish_native_number(col, report)
     elif plan.kind == "number":
         arr = _finish_text_number(col, plan, report)

@@ -7,6 +7,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from core.errors import IngestError
+from core.ingest.cells import TEXT, is_text_type
 from core.ingest.dialect import dedupe_headers
 from core.ingest.finish import finish_columns
 from core.ingest.kinds import Plan, is_id_name, name_tokens, profile_column
@@ -51,22 +52,22 @@ def _parquet_plan(name: str, col: pa.ChunkedArray) -> Plan:
     t = col.type
     if pa.types.is_dictionary(t):
         t = t.value_type
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
+    if is_text_type(t):
         sample = col.slice(0, 20_000)
         if pa.types.is_dictionary(col.type):
             sample = pc.cast(sample, t)
         plan = profile_column(name, sample, None)
-        plan.arrow_type = pa.string()  # parsed from text after the read, never cast by Arrow
+        plan.arrow_type = TEXT  # parsed from text after the read, never cast by Arrow
         return plan
     if pa.types.is_integer(t) and is_id_name(name_tokens(name)):
-        return Plan("id", pa.string(), notes=["Integer ids kept as text."])
+        return Plan("id", TEXT, notes=["Integer ids kept as text."])
     if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
         return Plan("number", pa.float64() if pa.types.is_decimal(t) else t)
     if pa.types.is_boolean(t):
         return Plan("boolean", pa.bool_())
     if pa.types.is_timestamp(t) or pa.types.is_date(t):
         return Plan("datetime", pa.timestamp("us"))
-    return Plan("text", pa.string(), notes=[f"Values of type {t} shown as text."])
+    return Plan("text", TEXT, notes=[f"Values of type {t} shown as text."])
 
 
 def _parquet_column(col: pa.ChunkedArray, plan: Plan) -> pa.ChunkedArray:
@@ -78,4 +79,4 @@ def _parquet_column(col: pa.ChunkedArray, plan: Plan) -> pa.ChunkedArray:
     try:
         return pc.cast(col, plan.arrow_type)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return pa.chunked_array([pa.array([None if v is None else str(v) for v in col.to_pylist()], pa.string())])
+        return pa.chunked_array([pa.array([None if v is None else str(v) for v in col.to_pylist()], TEXT)])
