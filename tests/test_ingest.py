@@ -218,6 +218,14 @@ def test_decimal_comma_file():
     assert report.decimal == "," and report.thousands == "."
 
 
+def test_decimal_point_and_decimal_comma_columns_in_one_comma_separated_file():
+    rows = "".join(f'{i},1.5,"0,{i % 10}",0\n' for i in range(1, 51))
+    frame, report = _read("id,amount,rate,label\n" + rows)
+    assert frame["amount"].tolist() == [1.5] * 50
+    assert frame["rate"].tolist()[:3] == [0.1, 0.2, 0.3]
+    assert report.delimiter == ","
+
+
 def test_money_cells():
     text = 'amount,price\n"$1,000.50",1.000,50 €\n(12.00),"2,5"\n"¥3,000",7\n'
     frame, _ = _read(text.replace("1.000,50 €", '"1.000,50 €"'))

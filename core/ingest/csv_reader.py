@@ -73,8 +73,9 @@ def _read_pieces(text: Text, dialect: Dialect, names: list[str], plans: list[Pla
     ragged = Ragged()
     tables: list[pa.Table] = []
     read_options = pcsv.ReadOptions(column_names=names, use_threads=True)
+    decimal_point = _native_decimal(plans)  # first: it may turn decimal-comma columns into text
     convert_options = pcsv.ConvertOptions(
-        column_types={n: p.arrow_type for n, p in zip(names, plans)}, decimal_point=_native_decimal(plans),
+        column_types={n: p.arrow_type for n, p in zip(names, plans)}, decimal_point=decimal_point,
         null_values=[""], strings_can_be_null=False, quoted_strings_can_be_null=False, check_utf8=False)
     if text.path:
         pieces = file_pieces(text.path, dialect.body_start, dialect.delimiter, name)
