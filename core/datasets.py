@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from core.ingest import IngestLimits, IngestReport, read_table
+from core.ingest import IngestLimits, IngestReport, read_arrow
 from core.mapping import CoercionReport, apply_mapping
 from core.memory import release_free_memory
 from core.schema import ColumnMapping
@@ -43,9 +43,9 @@ def import_table(
     ``name`` is the user's file name, kept only as a label. Raises ``IngestError`` on bad input,
     in which case nothing is stored.
     """
-    frame, report = read_table(source, name=name, limits=limits)
+    table, report = read_arrow(source, name=name, limits=limits)  # stored as read: no trip through pandas
     release_free_memory()  # the parser's scratch buffers, before the store adds its own
-    meta = workspace.add_dataset(frame, name=name, source=origin, report=report.to_dict(), owner=owner)
+    meta = workspace.add_dataset(table, name=name, source=origin, report=report.to_dict(), owner=owner)
     return ImportResult(meta, report)
 
 

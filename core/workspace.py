@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from core import parquet_store
 from core.errors import NotFoundError, TxlabError
@@ -82,7 +83,7 @@ class Workspace:
 
     def add_dataset(
         self,
-        frame: pd.DataFrame,
+        frame: pd.DataFrame | pa.Table,
         *,
         name: str,
         source: str,
@@ -99,7 +100,7 @@ class Workspace:
             source=source,
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             rows=int(len(frame)),
-            columns=[str(c) for c in frame.columns],
+            columns=[str(c) for c in (frame.column_names if isinstance(frame, pa.Table) else frame.columns)],
             owner=owner,
             report=report,
             extra=dict(extra or {}),

@@ -152,3 +152,23 @@ def test_preview_records_are_json_safe_and_dates_read_naturally():
         {"day": "2026-03-01", "when": "2026-03-01 10:15:00", "amount": 1.5, "user": "007"},
         {"day": None, "when": "2026-03-02 00:00:00", "amount": None, "user": None},
     ]
+
+
+def test_an_imported_file_reads_back_exactly_as_it_was_read(workspace, tmp_path):
+    """Imports store Arrow's table directly (no trip through pandas): dtypes must survive, yes/no with gaps too."""
+    from core.datasets import import_table
+    from core.ingest import read_table
+
+    rows = ["id;when;amount;flag;country"]
+    rows += [f"00{i};2024-03-{1 + i % 28:02d} 10:{i % 60:02d}:00;{i},5;{'yes' if i % 3 else 'no'};DE"
+             for i in range(300)]
+    rows += ["0999;;12,0;;FR"]
+    path = tmp_path / "export.csv"
+    path.write_text("\n".join(rows), encoding="utf-8")
+    expected, report = read_table(path)
+    result = import_table(workspace, path, name="export.csv", origin="upload")
+    stored = workspace.load_frame(result.meta.id)
+    pd.testing.assert_frame_equal(stored, expected)
+    assert str(stored["flag"].dtype) == "boolean" and stored["flag"].isna().sum() == 1
+    assert stored["id"].iloc[0] == "000"
+    assert [c.dtype for c in result.report.columns] == [c.dtype for c in report.columns]

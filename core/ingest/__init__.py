@@ -33,16 +33,18 @@ import os
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from core.errors import IngestError
 from core.ingest.csv_reader import read_csv
 from core.ingest.encoding import Text, decode
+from core.ingest.finish import to_frame
 from core.ingest.kinds import KINDS
 from core.ingest.parquet_reader import read_parquet
 from core.ingest.report import ColumnReport, IngestLimits, IngestReport
 from core.ingest.source import Loaded, NeedsWholeFile, hinted_parquet, load, read_path
 
-__all__ = ["KINDS", "ColumnReport", "IngestLimits", "IngestReport", "read_table"]
+__all__ = ["KINDS", "ColumnReport", "IngestLimits", "IngestReport", "read_arrow", "read_table"]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,18 @@ def read_table(
     the format hint and the report (never opened). gzip and Parquet are recognised by their
     magic bytes. Raises ``IngestError`` for empty, header-only, binary, unterminated-quote,
     too-wide, too-large (decompressed), unreadable Parquet and unknown-encoding files.
+    """
+    table, report = read_arrow(source, name, limits)
+    return to_frame(table), report
+
+
+def read_arrow(
+    source: str | os.PathLike | bytes, name: str | None = None, limits: IngestLimits | None = None
+) -> tuple[pa.Table, IngestReport]:
+    """``read_table`` without the final step to pandas: for storing a file as it was read.
+
+    The table carries pandas' metadata, so it becomes the same frame (``to_frame``, or written
+    to Parquet and read back) as ``read_table`` returns.
     """
     limits = limits or IngestLimits()
     name = name or (Path(source).name if isinstance(source, (str, os.PathLike)) else "upload")

@@ -6,7 +6,6 @@ import re
 from collections import Counter
 from typing import Any
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pcsv
 
@@ -23,8 +22,8 @@ from core.ingest.report import IngestLimits, IngestReport
 log = logging.getLogger(__name__)
 
 
-def read_csv(text: Text, name: str, limits: IngestLimits, fmt: str) -> tuple[pd.DataFrame, IngestReport]:
-    """UTF-8 CSV text (whole, or a head whose body is streamed from ``text.path``) to a frame and its report."""
+def read_csv(text: Text, name: str, limits: IngestLimits, fmt: str) -> tuple[pa.Table, IngestReport]:
+    """UTF-8 CSV text (whole, or a head whose body is streamed from ``text.path``) to a table and its report."""
     dialect = sniff_dialect(text, name)
     if len(dialect.fields) > limits.max_columns:
         raise IngestError(
@@ -44,11 +43,11 @@ def read_csv(text: Text, name: str, limits: IngestLimits, fmt: str) -> tuple[pd.
     columns = table.columns
     del table
     pa.default_memory_pool().release_unused()
-    frame, report.columns = finish_columns(columns, names, dialect.fields, plans, dayfirst)
-    report.rows = len(frame)
+    table, report.columns = finish_columns(columns, names, dialect.fields, plans, dayfirst)
+    report.rows = table.num_rows
     report.decimal, report.thousands = _file_number_format(plans)
     log.info("Read %s: %d rows x %d columns", name, report.rows, len(report.columns))
-    return frame, report
+    return table, report
 
 
 def _read_body(text: Text, dialect: Dialect, names: list[str], plans: list[Plan],
@@ -116,16 +115,17 @@ def _native_decimal(plans: list[Plan]) -> str:
 
 
 def _demote_column(message: str, plans: list[Plan], names: list[str]) -> bool:
-    """After 'In CSV column #k: conversion error', read column k as text numbers instead."""
+    """After 'In CSV column #k: conversion error', read column k as text (parsed after the read) instead."""
     m = re.search(r"In CSV column #(\d+)", message)
     if not m or int(m.group(1)) >= len(plans) or is_text_type(plans[int(m.group(1))].arrow_type):
         return False
     i = int(m.group(1))
     bad = re.search(r"invalid value '(.*)'", message)
     plans[i].arrow_type = TEXT
-    plans[i].notes.append(
-        "Later rows hold values that are not plain numbers" + (f" (e.g. '{bad.group(1)}')" if bad else "")
-        + "; the column was read as text and parsed as numbers.")
+    if plans[i].kind == "number":  # a date column's notes come from parsing its text
+        plans[i].notes.append(
+            "Later rows hold values that are not plain numbers" + (f" (e.g. '{bad.group(1)}')" if bad else "")
+            + "; the column was read as text and parsed as numbers.")
     log.info("Column %s re-read as text: %s", names[i], message)
     return True
 

@@ -15,8 +15,8 @@ from core.ingest.report import ColumnReport
 
 
 def finish_columns(columns: list[pa.ChunkedArray], names: list[str], originals: list[str], plans: list[Plan],
-                   dayfirst: bool | None) -> tuple[pd.DataFrame, list[ColumnReport]]:
-    """Parse each column per its plan into a frame.
+                   dayfirst: bool | None) -> tuple[pa.Table, list[ColumnReport]]:
+    """Parse each column per its plan into a table (typed as ``to_frame`` will give it to pandas).
 
     Columns are finished on two threads (Arrow kernels release the GIL) and each raw column is
     released as soon as it is done, so memory stays near one copy of the data.
@@ -32,12 +32,24 @@ def finish_columns(columns: list[pa.ChunkedArray], names: list[str], originals: 
     reports = [r for _, r in done]
     del done
     pa.default_memory_pool().release_unused()
-    frame = table.to_pandas(types_mapper={pa.bool_(): pd.BooleanDtype()}.get, self_destruct=True,
-                            split_blocks=True)
-    del table
+    empty = empty_frame(table.schema)
     for report in reports:
-        report.dtype = str(frame[report.name].dtype)
-    return frame, reports
+        report.dtype = str(empty[report.name].dtype)
+    # pandas' own metadata travels with the table, so a Parquet copy reads back with these dtypes
+    return table.replace_schema_metadata(pa.Schema.from_pandas(empty, preserve_index=False).metadata), reports
+
+
+def to_frame(table: pa.Table) -> pd.DataFrame:
+    """A finished table as pandas (yes/no columns as nullable booleans); the table is consumed."""
+    return table.to_pandas(types_mapper=_PANDAS_TYPES.get, self_destruct=True, split_blocks=True)
+
+
+def empty_frame(schema: pa.Schema) -> pd.DataFrame:
+    """The frame ``to_frame`` gives for a table of this schema, with no rows."""
+    return schema.empty_table().to_pandas(types_mapper=_PANDAS_TYPES.get)
+
+
+_PANDAS_TYPES = {pa.bool_(): pd.BooleanDtype()}
 
 
 def _finish_column(col: pa.ChunkedArray, name: str, original: str, plan: Plan,
@@ -79,7 +91,12 @@ def _finish_text_number(col: pa.ChunkedArray, plan: Plan, report: ColumnReport) 
     return pa.array(values, type=pa.float64())
 
 
-def _finish_datetime(col: pa.ChunkedArray, report: ColumnReport, dayfirst: bool | None) -> pa.Array:
+def _finish_datetime(col: pa.ChunkedArray, report: ColumnReport,
+                     dayfirst: bool | None) -> pa.Array | pa.ChunkedArray:
+    if pa.types.is_timestamp(col.type):  # plain ISO cells, already parsed by the CSV reader
+        report.blank = col.null_count
+        report.notes.insert(0, "Dates read as ISO 8601.")
+        return col
     result = parsing.arrow_parse_datetime(col, dayfirst=dayfirst)
     blank = bool_count(parsing.blank_mask(col)) if is_text(col) else col.null_count
     report.blank = blank

@@ -28,6 +28,7 @@ _SCI = re.compile(r"^[+-]?\d(?:[.,]\d+)?[eE]\+?(\d+)$")
 _DIGITS = re.compile(r"^\d+$")
 _INT = re.compile(r"^[+-]?\d+$")
 _DOT_GROUPS = re.compile(r"^[+-]?\d{1,3}(\.\d{3})+$")
+_PLAIN_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)?$")
 
 
 @dataclass
@@ -152,6 +153,8 @@ def _id_plan(tokens: list[str], values: list[str], unique_ratio: float, rows: in
 def _date_plan(tokens: list[str], values: list[str]) -> Plan | None:
     layout = parsing.date_layout(values)
     timeish = bool(set(tokens) & _TIME_TOKENS)
+    if layout == "iso" and all(_PLAIN_ISO.match(v) for v in values):
+        return Plan("datetime", pa.timestamp("us"))  # read natively by Arrow's CSV parser
     if layout in ("iso", "dmy", "ymd"):
         return Plan("datetime", TEXT)
     if layout == "epoch" and timeish:

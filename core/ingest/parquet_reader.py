@@ -1,7 +1,6 @@
 """Reading Parquet: width and uncompressed size checked in the footer, text columns profiled like CSV."""
 from __future__ import annotations
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -14,7 +13,7 @@ from core.ingest.kinds import Plan, is_id_name, name_tokens, profile_column
 from core.ingest.report import IngestLimits, IngestReport, format_size
 
 
-def read_parquet(data: bytes | bytearray, name: str, limits: IngestLimits) -> tuple[pd.DataFrame, IngestReport]:
+def read_parquet(data: bytes | bytearray, name: str, limits: IngestLimits) -> tuple[pa.Table, IngestReport]:
     """Read a Parquet file after checking its width and its uncompressed size in the footer."""
     try:
         pfile = pq.ParquetFile(pa.BufferReader(pa.py_buffer(data)))
@@ -41,10 +40,10 @@ def read_parquet(data: bytes | bytearray, name: str, limits: IngestLimits) -> tu
     table = pa.table([_parquet_column(table.column(i), p) for i, p in enumerate(plans)], names=names)
     columns = table.columns
     del table
-    frame, columns = finish_columns(columns, names, originals, plans, dayfirst=None)
-    report = IngestReport(source_name=name, format="parquet", rows=len(frame), columns=columns,
+    table, columns = finish_columns(columns, names, originals, plans, dayfirst=None)
+    report = IngestReport(source_name=name, format="parquet", rows=table.num_rows, columns=columns,
                           renamed_headers=renamed)
-    return frame, report
+    return table, report
 
 
 def _parquet_plan(name: str, col: pa.ChunkedArray) -> Plan:
