@@ -56,7 +56,7 @@ class TrainConfig:
     threads: int = 1  # measured: on a busy 2-core machine 2 torch threads ran several times slower than 1
     min_frequency: int = 5
     id_dropout: float = 0.3
-    embedding_lr_scale: float | None = None  # None: 0.01 with behaviour features, else 1 (see core.train)
+    embedding_lr_scale: float | None = None  # None: 0.01 with a time split, else 1 (see core.train)
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "embedding_dim", "validation_days", "label_delay_days", "seed"):
