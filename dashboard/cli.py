@@ -1,8 +1,10 @@
-"""The ``txlab`` command: serve the dashboard, generate data, inspect a file."""
+"""The ``txlab`` command: serve the dashboard, generate data, inspect a file, train and score."""
 from __future__ import annotations
 
 import json
 import logging
+import math
+import re
 import sys
 from pathlib import Path
 
@@ -104,6 +106,189 @@ def inspect(path: str, as_json: bool) -> None:
         click.echo(f"  {'(id)':<12} <- {suggestion.transaction_id}  kept, never a feature")
     if suggestion.extra_numeric or suggestion.extra_categorical:
         click.echo(f"  extra features: numeric {suggestion.extra_numeric or '-'}; categorical {suggestion.extra_categorical or '-'}")
+
+
+_DATASET_ID = re.compile(r"^ds-[0-9a-f]{12}$")
+
+
+def _knob(name: str) -> str:
+    """A training option's help: the form's help text and the default."""
+    from core.train_config import TRAIN_FIELDS, TrainConfig
+
+    value = TrainConfig().to_dict()[name]
+    shown = ",".join(map(str, value)) if isinstance(value, list) else ("on" if value is True else "off" if value is False else value)
+    return next(k.help for k in TRAIN_FIELDS if k.name == name) + f" [default: {shown}]"
+
+
+@main.command("train")
+@click.argument("source", metavar="FILE|DATASET_ID")
+@click.option("--mapping", "mapping_ref", default=None, metavar="auto|MAPPING.json",
+              help="How to map a FILE's columns: 'auto' (the suggested mapping) or a JSON file in ColumnMapping form "
+                   "[default: auto for a file; the saved mapping for a dataset].")
+@click.option("--epochs", type=int, default=None, help=_knob("epochs"))
+@click.option("--batch-size", type=int, default=None, help=_knob("batch_size"))
+@click.option("--learning-rate", type=float, default=None, help=_knob("learning_rate"))
+@click.option("--embedding-dim", type=int, default=None, help=_knob("embedding_dim"))
+@click.option("--hidden-layers", default=None, metavar="128,64", help=_knob("hidden_layers"))
+@click.option("--dropout", type=float, default=None, help=_knob("dropout"))
+@click.option("--weight-decay", type=float, default=None, help=_knob("weight_decay"))
+@click.option("--validation-days", type=int, default=None, help=_knob("validation_days"))
+@click.option("--label-delay", "label_delay_days", type=int, default=None, help=_knob("label_delay_days"))
+@click.option("--seed", type=int, default=None, help=_knob("seed"))
+@click.option("--baselines/--no-baselines", default=None, help=_knob("baselines"))
+@click.option("--behaviour/--no-behaviour", "behaviour_features", default=None, help=_knob("behaviour_features"))
+@click.option("--json", "as_json", is_flag=True, help="Epoch lines to stderr; the last line of stdout is one JSON object.")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None, help=_HELP["data_dir"] + " [env TXLAB_DATA_DIR]")
+@click.option("--models-dir", type=click.Path(file_okay=False), default=None, help=_HELP["models_dir"] + " [env TXLAB_MODELS_DIR]")
+def train_command(source: str, mapping_ref: str | None, as_json: bool, data_dir: str | None, models_dir: str | None, **knobs: object) -> None:
+    """Train a fraud model on FILE (imported and mapped first) or on a stored DATASET_ID.
+
+    Prints one line per epoch and the baselines, then the saved version and its metrics.
+    Exit status 1 when the run fails or is cancelled, 2 for bad input.
+    """
+    from core.train import TrainConfig
+    from core.training_job import run_training
+    from core.workspace import Workspace
+
+    settings = _settings({"data_dir": data_dir, "models_dir": models_dir})
+    try:
+        config = TrainConfig.from_dict({k: v for k, v in knobs.items() if v is not None})
+    except ValueError as error:
+        _fail(str(error))
+    workspace = Workspace(settings.data_dir)
+    out = sys.stderr if as_json else sys.stdout
+    try:
+        dataset_id = _training_dataset(workspace, source, mapping_ref, settings)
+        record = run_training(workspace=workspace, models_dir=settings.models_dir, dataset_id=dataset_id, config=config,
+                              on_event=lambda event: _print_event(event, config.top_k, out))
+    except (TxlabError, OSError) as error:
+        _fail(_one_line(error))
+    if record.status != "finished":
+        click.echo(f"txlab: training {record.status}: {record.message or 'no model was saved'}", err=True)
+        sys.exit(1)
+    metrics, baselines = _version_metrics(settings.models_dir, record)
+    if as_json:
+        click.echo(json.dumps({"version": record.version, "metrics": _json_safe(metrics), "baseline": _json_safe(baselines),
+                               "run": record.id, "dataset": dataset_id}))
+        return
+    click.echo(f"version {record.version}  " + _metrics_text(metrics, config.top_k))
+
+
+@main.command("score")
+@click.argument("path", metavar="FILE", type=click.Path(dir_okay=False))
+@click.option("--model", "model_ref", required=True, metavar="VERSION|active", help="The model version id, or 'active'.")
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="Output file: .csv or .parquet, the input rows plus fraud_score.")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None, help=_HELP["data_dir"] + " [env TXLAB_DATA_DIR]")
+@click.option("--models-dir", type=click.Path(file_okay=False), default=None, help=_HELP["models_dir"] + " [env TXLAB_MODELS_DIR]")
+def score_command(path: str, model_ref: str, out: str, data_dir: str | None, models_dir: str | None) -> None:
+    """Score every row of FILE with a stored model and write it with a fraud_score column."""
+    from core.datasets import limits_from
+    from core.scoring import score_file
+
+    settings = _settings({"data_dir": data_dir, "models_dir": models_dir})
+    try:
+        summary = score_file(Path(path), models_dir=settings.models_dir, model_ref=model_ref, out=Path(out), limits=limits_from(settings))
+    except (TxlabError, OSError) as error:
+        _fail(_one_line(error))
+    click.echo(f"scored {summary.rows:,} rows with {summary.version} -> {summary.out}  "
+               f"(mean score {summary.mean_score:.4f}, {summary.flagged:,} at 0.5 or above)")
+
+
+def _training_dataset(workspace, source: str, mapping_ref: str | None, settings) -> str:
+    """The id of a mapped dataset for ``source``: a stored dataset, or a file imported and mapped now."""
+    from core.datasets import import_table, limits_from
+
+    path = Path(source)
+    if _DATASET_ID.match(source) and not path.is_file():
+        meta = workspace.get(source)
+        if mapping_ref is not None:
+            _map(workspace, meta.id, mapping_ref)
+        return meta.id
+    if not path.is_file():
+        raise TxlabError(f"{source}: no such file, and not a dataset id (ds-...)")
+    result = import_table(workspace, path, name=path.name, origin="cli", limits=limits_from(settings))
+    click.echo(f"imported {path.name}: {result.meta.rows:,} rows as {result.meta.id}", err=True)
+    try:
+        _map(workspace, result.meta.id, mapping_ref or "auto")
+    except BaseException:
+        workspace.delete(result.meta.id)  # an unmapped copy would only clutter the Data page
+        raise
+    return result.meta.id
+
+
+def _map(workspace, dataset_id: str, mapping_ref: str) -> None:
+    """Apply and save the mapping ('auto' or a JSON file); ``MappingError`` listing every error otherwise."""
+    from core.datasets import map_dataset
+    from core.errors import MappingError
+    from core.mapping import suggest_mapping
+    from core.schema import ColumnMapping
+
+    if mapping_ref == "auto":
+        mapping = suggest_mapping(workspace.load_frame(dataset_id)).to_mapping()
+    else:
+        try:
+            mapping = ColumnMapping.from_dict(json.loads(Path(mapping_ref).read_text(encoding="utf-8")))
+        except json.JSONDecodeError as error:
+            raise MappingError(f"{mapping_ref} is not valid JSON ({error.msg} at line {error.lineno}).") from None
+    report, saved = map_dataset(workspace, dataset_id, mapping, save=True)
+    if saved is None:
+        errors = [m.text for m in report.messages if m.level == "error"]
+        raise MappingError("The mapping cannot be used: " + " ".join(errors))
+    click.echo(f"mapped {report.rows_out:,} rows ({report.positives:,} fraud)", err=True)
+
+
+def _print_event(event: dict, top_k: int, out) -> None:
+    kind = event.get("type")
+    if kind == "epoch":
+        line = (f"epoch {event['epoch']}/{event['epochs']}  loss {_num(event.get('train_loss'), 4)}  val_loss {_num(event.get('val_loss'), 4)}  "
+                + _metrics_text(event, top_k) + f"  {_rate(event.get('rows_per_s'))} rows/s")
+        click.echo(line + ("  *" if event.get("best") else ""), file=out)
+    elif kind == "baseline":
+        click.echo(f"baseline {event['name']}  " + _metrics_text(event.get("metrics") or {}, top_k)
+                   + f"  ({_num((event.get('metrics') or {}).get('fit_s'), 1)} s)", file=out)
+    elif kind == "stage":
+        click.echo(f"... {event.get('stage')}", err=True)
+    elif kind == "started":
+        click.echo(f"run {event.get('run_id')}: up to {event.get('epochs')} epochs", err=True)
+    out.flush()
+
+
+def _metrics_text(m: dict, top_k: int) -> str:
+    return (f"auc {_num(m.get('roc_auc'), 3)}  ap {_num(m.get('average_precision'), 3)}  "
+            f"p@{top_k} {_num(m.get('precision_at_k'), 2)}  r@1%fpr {_num(m.get('recall_at_1pct_fpr'), 2)}")
+
+
+def _version_metrics(models_dir: Path, record) -> tuple[dict, dict]:
+    from core.registry import ModelRegistry
+
+    info = ModelRegistry(models_dir).get_info(record.version)
+    return dict(info.metrics or {}), dict(info.baselines or record.baselines or {})
+
+
+def _num(value, digits: int) -> str:
+    return f"{value:.{digits}f}" if isinstance(value, (int, float)) and math.isfinite(value) else "n/a"
+
+
+def _rate(value) -> str:
+    if not isinstance(value, (int, float)) or not math.isfinite(value):
+        return "n/a"
+    return f"{value / 1e6:.1f}M" if value >= 1e6 else f"{value / 1e3:.0f}k" if value >= 1e3 else f"{value:.0f}"
+
+
+def _json_safe(value):
+    """NaN and infinities as null: strict JSON for scripts."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return " ".join(text.splitlines()) if text else type(error).__name__
 
 
 def _settings(flags: dict):

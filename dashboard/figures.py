@@ -356,3 +356,121 @@ def _pct(value: float | None) -> str:
 def _alpha(color: str, alpha: float) -> str:
     r, g, b = (int(color[i:i + 2], 16) for i in (1, 3, 5))
     return f"rgba({r},{g},{b},{alpha})"
+
+
+# --- training and model versions -------------------------------------------------------------
+# Built from a run's or a version's per-epoch history (a few dozen small dicts) and its baselines.
+
+TRAIN_LOSS_COLOR, VAL_LOSS_COLOR = LEGIT, "#f58518"
+AUC_COLOR, AP_COLOR = LEGIT, FRAUD
+BASELINE_LABEL = {"hist_gradient_boosting": "gradient boosting", "logistic_regression": "logistic regression"}
+BASELINE_DASH = ("dash", "dot", "dashdot", "longdash")
+VERSION_COLORS = (LEGIT, "#f58518", "#54a24b", "#b279a2")
+
+
+def training_loss_figure(history: Sequence[dict], epochs: int | None = None, title: str = "Loss per epoch") -> go.Figure:
+    """Training and validation loss per epoch; a star on the best epoch (by validation AP).
+
+    ``epochs`` fixes the x axis to the planned number of epochs, so a live graph does not rescale.
+    """
+    fig = _figure(height=340)
+    x = _epochs(history)
+    for key, name, color in (("train_loss", "Training loss", TRAIN_LOSS_COLOR), ("val_loss", "Validation loss", VAL_LOSS_COLOR)):
+        fig.add_trace(go.Scatter(x=x, y=[_value(h, key) for h in history], mode="lines+markers", name=name,
+                                 line=dict(color=color, width=2), marker=dict(size=6),
+                                 hovertemplate=f"epoch %{{x}}<br>{name.lower()} %{{y:.4f}}<extra></extra>"))
+    best = _best_epoch(history)
+    if best is not None and _finite(_value(best, "val_loss")):
+        fig.add_trace(go.Scatter(x=[best["epoch"]], y=[best["val_loss"]], mode="markers", name="Best epoch",
+                                 marker=dict(symbol="star", size=13, color=VAL_LOSS_COLOR, line=dict(color="#212529", width=1)),
+                                 hovertemplate="best epoch %{x}<br>validation loss %{y:.4f}<extra></extra>"))
+    fig.update_layout(title=_title(title, _epoch_note(history, epochs)), xaxis=_epoch_axis(history, epochs),
+                      yaxis=dict(title="Loss (log loss)", rangemode="tozero"), uirevision="training-loss")
+    if not history:
+        _waiting(fig)
+    return fig
+
+
+def training_metrics_figure(history: Sequence[dict], baselines: dict | None = None, epochs: int | None = None,
+                            title: str = "Validation ROC AUC and average precision") -> go.Figure:
+    """ROC AUC and average precision per epoch; each baseline's AUC and AP as dashed reference lines."""
+    fig = _figure(height=340)
+    x = _epochs(history)
+    for key, name, color in (("roc_auc", "ROC AUC", AUC_COLOR), ("average_precision", "Average precision", AP_COLOR)):
+        fig.add_trace(go.Scatter(x=x, y=[_value(h, key) for h in history], mode="lines+markers", name=name,
+                                 line=dict(color=color, width=2), marker=dict(size=6),
+                                 hovertemplate=f"epoch %{{x}}<br>{name} %{{y:.4f}}<extra></extra>"))
+    axis = _epoch_axis(history, epochs)
+    span = list(axis["range"])
+    for i, (baseline, metrics) in enumerate(sorted((baselines or {}).items())):
+        label = BASELINE_LABEL.get(baseline, baseline.replace("_", " "))
+        dash = BASELINE_DASH[i % len(BASELINE_DASH)]
+        for key, short, color in (("roc_auc", "AUC", AUC_COLOR), ("average_precision", "AP", AP_COLOR)):
+            value = _value(metrics or {}, key)
+            if not _finite(value):
+                continue
+            fig.add_trace(go.Scatter(x=span, y=[value, value], mode="lines", name=f"{label} {short} {value:.3f}",
+                                     line=dict(color=color, dash=dash, width=1.2), opacity=0.8,
+                                     hovertemplate=f"{label}<br>{short} {value:.4f}<extra></extra>"))
+    fig.update_layout(title=_title(title, "dashed: baselines on the same split" if baselines else _epoch_note(history, epochs)),
+                      xaxis=axis, yaxis=dict(title="Validation score", range=[0, 1.02]),
+                      legend=BOTTOM_LEGEND, margin=dict(b=110), height=380, uirevision="training-metrics")
+    if not history:
+        _waiting(fig)
+    return fig
+
+
+def versions_curves_figure(versions: Sequence[tuple[str, Sequence[dict]]]) -> go.Figure:
+    """Two or more versions' curves overlaid: validation loss (left) and average precision (right)."""
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1, subplot_titles=("Validation loss", "Average precision"))
+    _apply_template(fig, height=360)
+    for i, (label, history) in enumerate(versions):
+        color = VERSION_COLORS[i % len(VERSION_COLORS)]
+        dash = "solid" if i == 0 else BASELINE_DASH[(i - 1) % len(BASELINE_DASH)]
+        x = _epochs(history)
+        for col, key, what in ((1, "val_loss", "validation loss"), (2, "average_precision", "AP")):
+            fig.add_trace(go.Scatter(x=x, y=[_value(h, key) for h in history], mode="lines+markers", name=label,
+                                     legendgroup=label, showlegend=col == 1, line=dict(color=color, dash=dash, width=2),
+                                     marker=dict(size=5), hovertemplate=f"{label}<br>epoch %{{x}}<br>{what} %{{y:.4f}}<extra></extra>"),
+                          row=1, col=col)
+    fig.update_xaxes(title_text="Epoch", dtick=1 if max((len(h) for _, h in versions), default=0) <= 20 else None)
+    fig.update_yaxes(rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(range=[0, 1.02], row=1, col=2)
+    fig.update_layout(title=_title("Curves compared"), margin=dict(t=96), legend=BOTTOM_LEGEND)
+    return fig
+
+
+def _epochs(history: Sequence[dict]) -> list[int]:
+    return [int(h.get("epoch", i + 1)) for i, h in enumerate(history)]
+
+
+def _value(row: dict, key: str) -> float | None:
+    """A finite number, else None (a gap in the line): metrics are NaN where undefined."""
+    value = row.get(key)
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return float(value) if ok else None
+
+
+def _best_epoch(history: Sequence[dict]) -> dict | None:
+    marked = [h for h in history if h.get("best")]
+    return marked[-1] if marked else None
+
+
+def _epoch_axis(history: Sequence[dict], epochs: int | None) -> dict:
+    """Room for every planned epoch when there are few (the live graph keeps its scale); else grow with the run."""
+    done = max([*_epochs(history), 1])
+    planned = int(epochs or 0)
+    last = max(done, planned) if planned <= 30 else max(done, min(planned, max(10, math.ceil(done * 1.25))))
+    return dict(title="Epoch", range=[0.5, last + 0.5], dtick=1 if last <= 20 else None, tick0=1)
+
+
+def _epoch_note(history: Sequence[dict], epochs: int | None) -> str:
+    if not history:
+        return ""
+    done = len(history)
+    return f"{done} of {epochs} epochs" if epochs and epochs > done else f"{done} epochs"
+
+
+def _waiting(fig: go.Figure) -> None:
+    fig.add_annotation(text="Waiting for the first epoch", showarrow=False, font=dict(size=14, color="#6c757d"),
+                       x=0.5, y=0.5, xref="paper", yref="paper")
