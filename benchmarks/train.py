@@ -1,6 +1,6 @@
 """Training speed and memory on 1M simulated rows: feature building, the epoch loop, a bare loop.
 
-Run: ``.venv/bin/python benchmarks/train.py [--rows 1000000] [--epochs 3] [--runs 3]``
+Run: ``.venv/bin/python benchmarks/train.py [--rows 1000000] [--epochs 3] [--runs 3] [--mixed-precision auto|on|off]``
 
 Steps (one process; the data is simulated first and not timed):
 
@@ -39,7 +39,7 @@ from core.features import FeatureConfig, build_features  # noqa: E402
 from core.model import FraudNet, NetConfig  # noqa: E402
 from core.split import split_rows  # noqa: E402
 from core.synth import SynthConfig, generate  # noqa: E402
-from core.train import TrainConfig, fit_network, parameter_groups  # noqa: E402
+from core.train import TrainConfig, fit_network, native_bf16, parameter_groups  # noqa: E402
 
 TARGETS = {"features_s": ("<=", 30.0), "train_rows_per_s": (">=", 400_000.0), "loop_vs_bare": (">=", 0.7),
            "peak_rss_gb": ("<=", 3.0)}
@@ -50,13 +50,15 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--mixed-precision", choices=("auto", "on", "off"), default="auto")
     args = parser.parse_args()
+    mixed = {"auto": None, "on": True, "off": False}[args.mixed_precision]
 
     start = time.perf_counter()
     frame = mapped_frame(args.rows)
     print(f"simulated {len(frame):,} rows in {time.perf_counter() - start:.1f} s")
 
-    config = TrainConfig(epochs=args.epochs, patience=args.epochs, baselines=False)
+    config = TrainConfig(epochs=args.epochs, patience=args.epochs, baselines=False, mixed_precision=mixed)
     start = time.perf_counter()
     features = build_features(frame, FeatureConfig(label_delay_days=config.label_delay_days))
     features_s = time.perf_counter() - start
@@ -75,6 +77,8 @@ def main() -> int:
                            embedding_dim=config.embedding_dim, hidden_layers=list(config.hidden_layers),
                            dropout=config.dropout, id_dropout=config.id_dropout)
     params = sum(p.numel() for p in FraudNet(net_config).parameters())
+    bf16 = mixed if mixed is not None else native_bf16()
+    print(f"bfloat16 forward passes: {'on' if bf16 else 'off'} (native bfloat16 on this CPU: {native_bf16()})")
     print(f"split + encoding: {encode_s:.2f} s; {len(train.y):,} training rows, {len(valid.y):,} validation rows, "
           f"{params:,} parameters, batch {config.batch_size}")
 
@@ -128,13 +132,17 @@ def bare_loop(net_config: NetConfig, train: BaselineData, config: TrainConfig, t
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor(10.0))
     optimiser = torch.optim.AdamW(parameter_groups(net, config, 0.01), lr=config.effective_learning_rate,
                                   weight_decay=config.weight_decay, fused=True)
+    bf16 = config.mixed_precision if config.mixed_precision is not None else native_bf16()
     net.train()
     start = time.perf_counter()
     for _ in range(config.epochs):
         order = torch.randperm(len(y))
+        shuffled = (codes[order], numbers[order], y[order])
         for i in range(0, len(y), config.batch_size):
-            idx = order[i:i + config.batch_size]
-            loss = loss_fn(net(codes[idx], numbers[idx]), y[idx])
+            batch_codes, batch_numbers, batch_y = (t[i:i + config.batch_size] for t in shuffled)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                logits = net(batch_codes, batch_numbers)
+            loss = loss_fn(logits.float(), batch_y)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()

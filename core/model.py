@@ -14,7 +14,7 @@ class NetConfig:
     cardinalities: list[int]  # rows of each embedding table (code 0 = unknown)
     n_numeric: int
     embedding_dim: int = 16
-    hidden_layers: list[int] = field(default_factory=lambda: [128, 64])
+    hidden_layers: list[int] = field(default_factory=lambda: [64, 32])
     dropout: float = 0.2
     id_dropout: float = 0.3  # share of training codes replaced by "unknown": ids must not be memorised
 
@@ -35,8 +35,8 @@ class NetConfig:
 class ByteDropout(nn.Module):
     """Dropout drawing its mask from random bytes (``p`` in steps of 1/256).
 
-    On this project's CPUs ``nn.Dropout`` took 6.4 ms for a 4096x128 batch, about a third of a
-    training step; a mask from random bytes takes 2.6 ms and behaves the same.
+    On this project's CPUs ``nn.Dropout`` took 2.5 ms forward and backward for a 4096x64 batch,
+    a fifth of a training step; a scaled mask from random bytes takes 1.7 ms and behaves the same.
     """
 
     def __init__(self, p: float) -> None:
@@ -48,7 +48,7 @@ class ByteDropout(nn.Module):
         if not self.training or self.cut == 0:
             return x
         keep = torch.randint(0, 256, x.shape, dtype=torch.uint8) >= self.cut
-        return x * keep * (256 / (256 - self.cut))
+        return x * keep.to(x.dtype).mul_(256 / (256 - self.cut))  # one multiply with x: its backward is cheap
 
 
 class FraudNet(nn.Module):

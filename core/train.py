@@ -1,11 +1,13 @@
 """Training a fraud model on a mapped frame, reporting every epoch through ``on_event``.
 
 The loop is built for speed on a CPU (figures in ``benchmarks/train.py``): inputs are encoded
-once into tensors, each epoch slices batches from a random permutation (a ``DataLoader`` over
-a ``TensorDataset`` was 6-8x slower), the optimiser is fused AdamW, and the learning rate grows
-with the square root of the batch size. Imbalance is handled with a positive-class weight; the
-kept network is then calibrated on the validation rows (Platt scaling folded into its last
-layer), so its scores are probabilities that money calculations can use.
+once into tensors; each epoch gathers them once in a random order and slices batches as views
+(a ``DataLoader`` over a ``TensorDataset`` was 6-8x slower); the optimiser is fused AdamW with
+a learning rate that grows with the square root of the batch size; where the CPU computes
+bfloat16 natively, forward passes run in it (weights, loss and validation stay float32;
+measured 15-25% more rows/s). Imbalance is handled with a positive-class weight; the kept
+network is then calibrated on the validation rows (Platt scaling folded into its last layer),
+so its scores are probabilities that money calculations can use.
 
 Validation is by time when there is a timestamp (train on the past, a gap of the label delay,
 then the latest ``validation_days``), stratified otherwise; training stops early when
@@ -15,10 +17,12 @@ weights are kept.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -120,6 +124,7 @@ def fit_network(net_config: NetConfig, train: BaselineData, valid: BaselineData,
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight))
     optimiser = torch.optim.AdamW(parameter_groups(net, config, embedding_lr_scale), lr=config.effective_learning_rate,
                                   weight_decay=config.weight_decay, fused=True)
+    bf16 = config.mixed_precision if config.mixed_precision is not None else native_bf16()
     history: list[dict] = []
     best_ap, best_state, best_metrics, waited = -1.0, None, {}, 0
     n, batch = len(y), config.batch_size
@@ -128,15 +133,18 @@ def fit_network(net_config: NetConfig, train: BaselineData, valid: BaselineData,
         epoch_start = time.perf_counter()
         net.train()
         order = torch.randperm(n, generator=generator)
+        shuffled = (codes[order], numbers[order], y[order])  # one gather per epoch; batches are then views
         total, steps = 0.0, 0
         for step, i in enumerate(range(0, n, batch)):
-            idx = order[i:i + batch]
-            loss = loss_fn(net(codes[idx], numbers[idx]), y[idx])
+            batch_codes, batch_numbers, batch_y = (t[i:i + batch] for t in shuffled)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                logits = net(batch_codes, batch_numbers)
+            loss = loss_fn(logits.float(), batch_y)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
-            total += loss.item() * len(idx)
-            steps += len(idx)
+            total += loss.item() * len(batch_y)
+            steps += len(batch_y)
             if step % 64 == 63 and stop():
                 return net, history, best_metrics, False
         train_s = time.perf_counter() - epoch_start
@@ -164,6 +172,16 @@ def fit_network(net_config: NetConfig, train: BaselineData, valid: BaselineData,
     _calibrate(net, valid_codes, valid_numbers, valid.y, pos_weight)
     net.eval()
     return net, history, best_metrics, True
+
+
+@functools.cache
+def native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX); emulated, it is slower than float32."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="ascii", errors="ignore").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def parameter_groups(net: FraudNet, config: TrainConfig, scale: float) -> list[dict]:

@@ -43,7 +43,7 @@ class TrainConfig:
     batch_size: int = 4096
     learning_rate: float = 0.002
     embedding_dim: int = 16
-    hidden_layers: tuple[int, ...] = (128, 64)
+    hidden_layers: tuple[int, ...] = (64, 32)
     dropout: float = 0.2
     weight_decay: float = 1e-4
     validation_days: int = 14
@@ -56,6 +56,7 @@ class TrainConfig:
     threads: int = 1  # measured: on a busy 2-core machine 2 torch threads ran several times slower than 1
     min_frequency: int = 5
     id_dropout: float = 0.3
+    mixed_precision: bool | None = None  # None: bfloat16 forward passes where the CPU has them natively
     embedding_lr_scale: float | None = None  # None: 0.01 with a time split, else 1 (see core.train)
 
     def __post_init__(self) -> None:
@@ -76,6 +77,8 @@ class TrainConfig:
         for width in layers:
             _check_int("hidden_layers", width, 1, 4096)
         object.__setattr__(self, "hidden_layers", layers)
+        if self.mixed_precision not in (None, True, False):
+            raise TrainConfigError(f"Mixed precision must be on, off or automatic (got {self.mixed_precision!r}).")
         for name in ("baselines", "behaviour_features"):
             if not isinstance(getattr(self, name), bool):
                 raise TrainConfigError(f"{_label(name)} must be on or off (got {getattr(self, name)!r}).")
