@@ -509,7 +509,7 @@ def _param(value) -> str:
         return ",".join(str(v) for v in value)
     if isinstance(value, bool):
         return "on" if value else "off"
-    return "–" if value is None else str(value)
+    return "auto" if value is None else str(value)  # None settings are chosen at training time
 
 
 def _order(name: str) -> int:

@@ -51,7 +51,7 @@ def registry(tmp_path, monkeypatch, app_settings):
 @pytest.fixture
 def two(registry):
     first = _save(registry, "january", 0.5)
-    second = _save(registry, "february", 0.8, epochs=20, dropout=0.3, hidden_layers=(64, 32))
+    second = _save(registry, "february", 0.8, epochs=20, dropout=0.3, hidden_layers=(128, 64))
     return first, second
 
 
@@ -86,7 +86,7 @@ def test_a_version_shows_its_curves_metrics_and_hyperparameters(models_page, two
     assert [f.layout.title.text for f in figs] == ["Loss per epoch", "Validation ROC AUC and average precision"]
     assert list(figs[0].data[0].x) == [1, 2, 3]
     text = component_text(detail)
-    assert "gradient boosting" in text and "Hidden layers 128,64" in text and "Epochs 15" in text
+    assert "gradient boosting" in text and "Hidden layers 64,32" in text and "Epochs 15" in text
     assert activate_off and not delete_off  # already active
 
 

@@ -10,12 +10,13 @@ from core.split import SplitError
 from core.train import TrainConfig, TrainConfigError, TrainingError, train_model
 
 
-def planted_frame(rows: int = 8000, seed: int = 0, with_time: bool = True, start: str = "2026-01-01") -> pd.DataFrame:
+def planted_frame(rows: int = 8000, seed: int = 0, with_time: bool = True, start: str = "2026-01-01",
+                  days: int = 60) -> pd.DataFrame:
     """Fraud is planted on a few merchants, on night-time large amounts; the rest is noise."""
     rng = np.random.default_rng(seed)
     merchants = rng.integers(0, 60, rows)
     amount = rng.lognormal(3.5, 1.0, rows)
-    times = np.datetime64(start, "s") + np.sort(rng.integers(0, 60 * 86400, rows)).astype("timedelta64[s]")
+    times = np.datetime64(start, "s") + np.sort(rng.integers(0, days * 86400, rows)).astype("timedelta64[s]")
     risky = (merchants < 6) & (amount > np.exp(3.5))
     label = (risky & (rng.random(rows) < 0.7)) | (rng.random(rows) < 0.003)
     frame = pd.DataFrame({
@@ -70,11 +71,12 @@ def test_same_seed_same_model_and_scores():
 
 
 def test_scores_are_calibrated_probabilities_despite_the_class_weight():
-    result = train_model(planted_frame(rows=12000), TrainConfig(**{**FAST, "epochs": 10}))
-    later = planted_frame(rows=6000, seed=1, start="2026-03-02")  # the next 60 days
-    scores = result.model.score(later)
+    """New rows from the same distribution: mean score close to their fraud rate (no time, so no drift)."""
+    result = train_model(planted_frame(rows=12000, with_time=False), TrainConfig(**{**FAST, "epochs": 10}))
+    fresh = planted_frame(rows=20000, seed=1, with_time=False)
+    scores = result.model.score(fresh)
     assert 0 <= scores.min() and scores.max() <= 1
-    assert scores.mean() == pytest.approx(later["label"].mean(), rel=0.3)
+    assert scores.mean() == pytest.approx(fresh["label"].mean(), rel=0.25)
 
 
 def test_baselines_are_trained_on_the_same_split_and_reported():

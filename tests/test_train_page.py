@@ -133,7 +133,7 @@ def test_form_starts_at_the_config_defaults_with_help_for_every_setting():
     assert all(k.help in text for k in TRAIN_FIELDS)
     values, _, flags, _ = _form()
     assert views.config_from_form(views.form_data(*_form())) == TrainConfig()
-    assert flags == [True, True] and "128,64" in values
+    assert flags == [True, True] and "64,32" in values
 
 
 @pytest.mark.parametrize(
