@@ -70,10 +70,10 @@ def train_model(frame: pd.DataFrame, config: TrainConfig, *, extra_numeric: list
     torch.set_num_threads(config.threads)
     frame = frame.reset_index(drop=True)
 
+    split = split_rows(frame, config)  # first: a split that cannot work fails before any slow step
     emit({"type": "stage", "stage": "Building features"})
     feature_config = FeatureConfig(label_delay_days=config.label_delay_days, behaviour=config.behaviour_features)
     features = build_features(frame, feature_config)
-    split = split_rows(frame, config)
     labels = frame["label"].to_numpy(dtype=np.float32)
     encoder = InputEncoder(config.min_frequency).fit(
         frame.iloc[split.train], features.iloc[split.train], list(extra_numeric), list(extra_categorical))
