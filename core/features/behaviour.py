@@ -13,7 +13,7 @@ import numpy as np
 from core.features.config import FeatureConfig
 from core.features.timeline import MERCHANT, NOVELTY_FIELDS, USER, Timeline
 from core.features.windows import (
-    AmountSums, EntityOrder, WindowStats, first_use, labelled_window, previous_tick, scatter,
+    AmountSums, EntityOrder, WindowStats, first_use, labelled_windows, previous_tick, scatter,
 )
 
 # Merchant fraud rate = (frauds + RISK_PRIOR_WEIGHT * RISK_PRIOR_RATE) / (labelled + RISK_PRIOR_WEIGHT):
@@ -57,8 +57,8 @@ def merchant_features(timeline: Timeline, config: FeatureConfig) -> dict[str, np
                               timeline.n_context)
     out, _ = _window_features("merchant", order, timeline, config)
     lag = timeline.days(config.label_delay_days)
-    for w in config.windows_days:
-        labelled, frauds = labelled_window(order, timeline.label, lag, timeline.days(w))
+    windows = labelled_windows(order, timeline.label, lag, [timeline.days(w) for w in config.windows_days])
+    for w, (labelled, frauds) in zip(config.windows_days, windows):
         rate = (frauds + RISK_PRIOR_WEIGHT * RISK_PRIOR_RATE) / (labelled + RISK_PRIOR_WEIGHT)
         out[f"merchant_labelled_{w}d"] = _put(order, timeline, labelled, 0.0)
         out[f"merchant_fraud_rate_{w}d"] = _put(order, timeline, rate, RISK_PRIOR_RATE)

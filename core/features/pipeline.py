@@ -59,7 +59,11 @@ def build_features(frame: pd.DataFrame, config: FeatureConfig, state: BehaviourS
             values.update(user_features(timeline, config))
         if MERCHANT in frame.columns:
             values.update(merchant_features(timeline, config))
-    return pd.DataFrame({name: _finite32(values[name]) for name in names}, index=pd.RangeIndex(n))
+    # One [feature, row] block handed to pandas as its transpose: no per-column consolidation copy.
+    block = np.empty((len(names), n), dtype=np.float32)
+    for i, name in enumerate(names):
+        block[i] = _finite32(values[name])
+    return pd.DataFrame(block.T, columns=names, index=pd.RangeIndex(n), copy=False)
 
 
 def _check_behaviour_inputs(frame: pd.DataFrame, config: FeatureConfig, state: BehaviourState | None) -> None:
