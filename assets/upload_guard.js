@@ -1,7 +1,8 @@
 // dcc.Upload silently drops a file above max_size; say so instead, naming the file and the limit.
+// Any upload with id X that has an element "X-limit" (data-max-bytes) and an element "X-error" is guarded.
 (function () {
-    function check(files) {
-        var limit = document.getElementById("data-upload-limit");
+    function check(upload, files) {
+        var limit = document.getElementById(upload.id + "-limit");
         if (!limit || !files || !files.length || !window.dash_clientside) { return; }
         var max = Number(limit.getAttribute("data-max-bytes"));
         var file = files[0];
@@ -10,12 +11,21 @@
             message = "“" + file.name + "” is " + (file.size / 1048576).toFixed(1) + " MB, above the " +
                 Math.round(max / 1048576) + " MB upload limit. Copy it into the server's data folder and load it from there.";
         }
-        window.dash_clientside.set_props("data-upload-error", {children: message});
+        window.dash_clientside.set_props(upload.id + "-error", {children: message});
+    }
+    function guarded(target) {
+        var node = target && target.closest ? target.closest("[id]") : null;
+        while (node && !document.getElementById(node.id + "-limit")) {
+            node = node.parentElement ? node.parentElement.closest("[id]") : null;
+        }
+        return node;
     }
     document.addEventListener("change", function (event) {
-        if (event.target && event.target.closest && event.target.closest("#data-upload")) { check(event.target.files); }
+        var upload = guarded(event.target);
+        if (upload) { check(upload, event.target.files); }
     }, true);
     document.addEventListener("drop", function (event) {
-        if (event.target && event.target.closest && event.target.closest("#data-upload")) { check(event.dataTransfer && event.dataTransfer.files); }
+        var upload = guarded(event.target);
+        if (upload) { check(upload, event.dataTransfer && event.dataTransfer.files); }
     }, true);
 })();

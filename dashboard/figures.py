@@ -474,3 +474,189 @@ def _epoch_note(history: Sequence[dict], epochs: int | None) -> str:
 def _waiting(fig: go.Figure) -> None:
     fig.add_annotation(text="Waiting for the first epoch", showarrow=False, font=dict(size=14, color="#6c757d"),
                        x=0.5, y=0.5, xref="paper", yref="paper")
+
+
+# --- scoring: one row's explanation, a batch's score distribution ------------------------------------
+
+RAISES, LOWERS = FRAUD, LEGIT
+
+
+def attribution_figure(attributions: dict[str, float], probability: float, baseline_probability: float) -> go.Figure:
+    """Signed horizontal bars, one per field or feature group: its contribution to the log-odds of fraud
+    (red raises the score, blue lowers it). The largest effect is at the top (``attributions`` comes sorted by size)."""
+    items = list(attributions.items())
+    fig = _figure(height=max(220, 90 + 30 * len(items)))
+    names = [str(k) for k, _ in reversed(items)]
+    values = [float(v) for _, v in reversed(items)]
+    fig.add_trace(go.Bar(
+        x=values, y=names, orientation="h", marker_color=[RAISES if v > 0 else LOWERS for v in values],
+        text=[f"{v:+.2f}" for v in values], textposition="outside", cliponaxis=False, name="Contribution",
+        hovertemplate="%{y}: %{x:+.3f} log-odds<extra></extra>",
+    ))
+    fig.add_vline(x=0, line_color=MUTED, line_width=1)
+    low, high = min([0.0, *values]), max([0.0, *values])
+    pad = 0.18 * ((high - low) or 1.0)  # room for the value labels outside the bars
+    fig.update_layout(
+        title=_title("Why this score", f"from {baseline_probability:.1%} (baseline) to {probability:.1%} · red raises, blue lowers"),
+        xaxis=dict(title="Contribution to the log-odds of fraud", zeroline=False, range=[low - (pad if low < 0 else 0), high + (pad if high > 0 else 0)]),
+        yaxis=dict(type="category", automargin=True),
+        showlegend=False, margin=dict(l=120, r=56, t=72, b=56), bargap=0.35,
+    )
+    if not items:
+        fig.add_annotation(text="No field moved the score", showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
+    return fig
+
+
+def score_distribution_figure(edges: Sequence[float], counts: Sequence[int], threshold: float | None = None) -> go.Figure:
+    """Binned fraud scores (log count axis: most rows score near zero) with the decision threshold."""
+    fig = _figure(height=340)
+    centers = [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:])]
+    widths = [b - a for a, b in zip(edges[:-1], edges[1:])]
+    colors = [RAISES if threshold is not None and c >= threshold else LEGIT for c in centers]
+    fig.add_trace(go.Bar(
+        x=centers, y=list(counts), width=widths, marker_color=colors, marker_line_width=0, name="Rows",
+        customdata=[[a, b] for a, b in zip(edges[:-1], edges[1:])],
+        hovertemplate="score %{customdata[0]:.2f}–%{customdata[1]:.2f}<br>%{y:,} rows<extra></extra>",
+    ))
+    if threshold is not None:
+        fig.add_vline(x=threshold, line_dash="dash", line_color=RATE, line_width=1,
+                      annotation_text=f"threshold {threshold:.2f}", annotation_position="top")
+    total = sum(int(c) for c in counts)
+    fig.update_layout(
+        title=_title("Distribution of fraud scores", f"{total:,} rows · red: at or above the threshold"),
+        xaxis=dict(title="Fraud score", range=[0, 1]),
+        yaxis=dict(title="Rows (log scale)", type="log", dtick=1),
+        showlegend=False, bargap=0.05,
+    )
+    return fig
+
+
+# --- profit and loss ----------------------------------------------------------------------------
+# Built from core.finance results: a ~200-point threshold curve, one outcome, per-day and per-segment sums.
+
+PROFIT, LOSS, COST = "#54a24b", FRAUD, "#f58518"
+
+
+def pnl_curve_figure(curve, current=None, currency: str = "") -> go.Figure:
+    """P&L against the decision threshold; a star on the best threshold, a diamond on the current one,
+    and the P&L of approving everything as a dashed line."""
+    fig = _figure(height=380)
+    money = f"%{{y:,.2f}}{currency}"
+    fig.add_trace(go.Scatter(x=list(curve.thresholds), y=list(curve.pnl), mode="lines", name="Model", line=dict(color=LEGIT, width=2),
+                             customdata=list(zip(curve.alerts, curve.tp)),
+                             hovertemplate=f"threshold %{{x:.4f}}<br>P&L {money}<br>%{{customdata[0]:,}} alerts, %{{customdata[1]:,}} fraud caught<extra></extra>"))
+    span = [1e-4, max(1.0, max(curve.thresholds, default=1.0))]
+    fig.add_trace(go.Scatter(x=span, y=[curve.approve_all.pnl] * 2, mode="lines", name=f"Approve everything {curve.approve_all.pnl:,.0f}",
+                             line=dict(color=MUTED, dash="dash", width=1.5), hovertemplate=f"approve everything<br>P&L {money}<extra></extra>"))
+    best = curve.best
+    fig.add_trace(go.Scatter(x=[min(best.threshold, span[1])], y=[best.pnl], mode="markers", name=f"Best {best.threshold:.4f}",
+                             marker=dict(symbol="star", size=15, color=PROFIT, line=dict(color="#212529", width=1)),
+                             hovertemplate=f"best threshold %{{x:.4f}}<br>P&L {money}<extra></extra>"))
+    if current is not None:
+        fig.add_trace(go.Scatter(x=[current.threshold], y=[current.pnl], mode="markers", name=f"Current {current.threshold:.4f}",
+                                 marker=dict(symbol="diamond", size=12, color=COST, line=dict(color="#212529", width=1)),
+                                 hovertemplate=f"current threshold %{{x:.4f}}<br>P&L {money}<extra></extra>"))
+    # Fraud scores crowd near 0: a log axis (as the page's slider) from 0.0001 spreads them out.
+    fig.update_layout(title=_title("Profit and loss by decision threshold", "decline scores at or above the threshold"),
+                      xaxis=dict(title="Threshold (fraud score, log scale)", type="log", range=[-4, math.log10(span[1])]),
+                      yaxis=dict(title=f"P&L{f' ({currency})' if currency else ''}"),
+                      legend=BOTTOM_LEGEND, margin=dict(b=110), uirevision="money-curve")
+    return fig
+
+
+def confusion_figure(outcome) -> go.Figure:
+    """The 2x2 confusion matrix of one threshold: rows actual, columns decision, counts and shares."""
+    z = [[outcome.tn, outcome.fp], [outcome.fn, outcome.tp]]
+    total = max(sum(map(sum, z)), 1)
+    text = [[f"{v:,}<br>{v / total:.1%}" for v in row] for row in z]
+    fig = _figure(height=300)
+    fig.add_trace(go.Heatmap(z=z, x=["Approved", "Declined"], y=["Legitimate", "Fraud"], text=text, texttemplate="%{text}",
+                             colorscale=[[0, "#f8f9fa"], [1, LEGIT]], showscale=False,
+                             hovertemplate="%{y}, %{x}: %{z:,}<extra></extra>"))
+    fig.update_layout(title=_title(f"Confusion matrix at {outcome.threshold:.4f}", f"{outcome.reviewed:,} declined after review"),
+                      xaxis=dict(title="Decision", type="category"), yaxis=dict(title="Actual", type="category", autorange="reversed"))
+    return fig
+
+
+def alerts_per_day_figure(per_day) -> go.Figure:
+    """Alerts per day at the threshold, split into reviewed and beyond capacity, with the capacity line."""
+    fig = _figure(height=340)
+    over = [a - r for a, r in zip(per_day.alerts, per_day.reviewed)]
+    fig.add_trace(go.Bar(x=per_day.days, y=per_day.reviewed, name="Reviewed", marker_color=LEGIT,
+                         hovertemplate="%{x}<br>%{y:,} alerts reviewed<extra></extra>"))
+    fig.add_trace(go.Bar(x=per_day.days, y=over, name="Beyond capacity (approved unreviewed)", marker_color=FRAUD,
+                         hovertemplate="%{x}<br>%{y:,} alerts beyond capacity<extra></extra>"))
+    if per_day.capacity is not None and per_day.days:
+        fig.add_trace(go.Scatter(x=[per_day.days[0], per_day.days[-1]], y=[per_day.capacity] * 2, mode="lines",
+                                 name=f"Capacity {per_day.capacity:,}/day", line=dict(color="#212529", dash="dash", width=1.5),
+                                 hovertemplate="capacity %{y:,} per day<extra></extra>"))
+    note = (f"{per_day.days_over} of {len(per_day.days)} days over capacity, {per_day.unreviewed:,} alerts unreviewed"
+            if per_day.capacity is not None else "unlimited capacity")
+    fig.update_layout(title=_title("Alerts per day", note), barmode="stack", xaxis=dict(title="Day"),
+                      yaxis=dict(title="Alerts", rangemode="tozero"), legend=BOTTOM_LEGEND, margin=dict(b=110))
+    return fig
+
+
+MONEY_BY_TITLE = {"country": "By country", "device_type": "By device", "merchant_id": "By merchant", "day": "Per day", "week": "Per week"}
+
+
+def money_breakdown_figure(b) -> go.Figure:
+    """Revenue kept (up), fraud loss and review/decline costs (down) per group, with the P&L as a marker."""
+    fig = _figure(height=380)
+    time_axis = b.by in ("day", "week")
+    x = list(b.labels)
+    for key, name, color, sign in (("revenue", "Revenue kept", PROFIT, 1), ("fraud_loss", "Fraud loss", LOSS, -1), ("cost", "Review and decline costs", COST, -1)):
+        fig.add_trace(go.Bar(x=x, y=[sign * v for v in getattr(b, key)], name=name, marker_color=color,
+                             customdata=b.transactions, hovertemplate=f"%{{x}}<br>{name.lower()} %{{y:,.2f}}<br>%{{customdata:,}} transactions<extra></extra>"))
+    fig.add_trace(go.Scatter(x=x, y=list(b.pnl), mode="lines+markers" if time_axis else "markers", name="P&L",
+                             marker=dict(symbol="diamond", size=9, color="#212529"), line=dict(color="#212529", width=1.5),
+                             hovertemplate="%{x}<br>P&L %{y:,.2f}<extra></extra>"))
+    note = f"top {len(x) - 1} by money at stake, {b.folded:,} more in Other" if b.folded else ""
+    fig.update_layout(title=_title(f"{MONEY_BY_TITLE.get(b.by, b.by)}: money at the chosen threshold", note), barmode="relative",
+                      xaxis=dict(title="Week starting" if b.by == "week" else ("Day" if b.by == "day" else None), type="date" if time_axis else "category"),
+                      yaxis=dict(title="Money"), legend=BOTTOM_LEGEND, margin=dict(b=110))
+    return fig
+
+
+# --- recommendations -------------------------------------------------------------------------
+# Built from core.recommend.projection.MerchantMap (at most 2,000 sampled merchants).
+
+MAP_COLOR_BY = {"category": "Category", "fraud_rate": "Fraud rate"}
+CATEGORY_COLORS = ("#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#eeca3b", "#9d755d", "#ff9da6", "#bab0ac")
+
+
+def merchant_map_figure(points, explained: tuple[float, float] = (0.0, 0.0), color_by: str = "category",
+                        title: str = "Merchant embeddings (PCA)", subtitle: str = "") -> go.Figure:
+    """Merchants as points on the first two principal components, coloured by category or fraud rate.
+
+    ``points`` has merchant_id, x, y, category, country, fraud_rate, transactions; falls back to the
+    fraud-rate colouring when no category is known.
+    """
+    fig = _figure(height=520)
+    if points is None or len(points) == 0:
+        fig = empty_figure("No merchant embeddings to show")
+        fig.update_layout(title=_title(title))
+        return fig
+    hover = ("merchant %{customdata[0]}<br>category %{customdata[1]}<br>country %{customdata[2]}"
+             "<br>fraud rate %{customdata[3]}<br>transactions %{customdata[4]:,}<extra></extra>")
+    custom = [[m, c if c is not None else "—", k if k is not None else "—", _pct(r if _finite(r) else None), int(t)]
+              for m, c, k, r, t in zip(points["merchant_id"], points["category"], points["country"], points["fraud_rate"], points["transactions"])]
+    categories = points["category"].dropna()
+    if color_by == "category" and len(categories):
+        names = sorted({str(c) for c in categories})
+        for i, name in enumerate(names):
+            rows = [j for j, c in enumerate(points["category"]) if c is not None and str(c) == name]
+            fig.add_trace(go.Scattergl(x=points["x"].iloc[rows], y=points["y"].iloc[rows], mode="markers", name=name,
+                                       marker=dict(size=7, opacity=0.75, color=CATEGORY_COLORS[i % len(CATEGORY_COLORS)]),
+                                       customdata=[custom[j] for j in rows], hovertemplate=hover))
+    else:
+        rates = [float(r) if _finite(r) else 0.0 for r in points["fraud_rate"]]
+        fig.add_trace(go.Scattergl(x=points["x"], y=points["y"], mode="markers", name="Merchants", showlegend=False,
+                                   marker=dict(size=7, opacity=0.8, color=rates, colorscale="Reds", cmin=0,
+                                               colorbar=dict(title="Fraud rate", tickformat=".0%")),
+                                   customdata=custom, hovertemplate=hover))
+    fig.update_layout(title=_title(title, subtitle),
+                      xaxis=dict(title=f"Component 1 ({explained[0]:.0%} of variance)", zeroline=False),
+                      yaxis=dict(title=f"Component 2 ({explained[1]:.0%} of variance)", zeroline=False),
+                      legend=BOTTOM_LEGEND, uirevision="merchant-map")
+    return fig
