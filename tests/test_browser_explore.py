@@ -6,22 +6,20 @@ Set ``TXLAB_SCREENSHOTS=<folder>`` to save a screenshot of the page.
 """
 from __future__ import annotations
 
-import json
 import os
 import uuid
 from pathlib import Path
 
 import pytest
-from dash.testing import errors as dash_errors
 from dash.testing.wait import until
 from selenium.webdriver.common.by import By
 
 from core.mapping import apply_mapping, suggest_mapping
 from core.synth import SynthConfig, generate
 from core.workspace import Workspace
+from tests.browser_actions import PAGE, use_dataset, wait_for
 from tests.browser_support import failed_requests
 
-PAGE = 30  # seconds for a callback round trip on a slow shared machine
 
 SNAPSHOT_JS = """
 const text = s => { const e = document.querySelector(s); return e ? e.innerText : null; };
@@ -63,18 +61,8 @@ def mapped_dataset(app_settings, txlab_app):
 
 def _use_dataset(dash_duo, meta) -> None:
     """Pick the dataset on the Data page, as a user would, then open Explore from the navbar."""
-    dash_duo.wait_for_element("#data-list > *", timeout=PAGE)
-    dom_id = json.dumps({"index": meta.id, "type": "data-use"}, separators=(",", ":"), sort_keys=True)
-    _click(dash_duo, dash_duo.driver.find_element(By.XPATH, f"//*[@id='{dom_id}']"))
-    dash_duo.wait_for_contains_text("#app-dataset-label", meta.name, timeout=PAGE)
-    _click(dash_duo, dash_duo.find_element("#nav-explore"))
+    use_dataset(dash_duo, meta, "nav-explore", "#explore-dataset")
     dash_duo.wait_for_contains_text("#explore-dataset", meta.name, timeout=PAGE)
-
-
-def _click(dash_duo, element) -> None:
-    # Bootstrap's smooth scrolling would make selenium click where the element was before scrolling.
-    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", element)
-    element.click()
 
 
 def _choose(dash_duo, selector: str, label: str) -> None:
@@ -86,21 +74,6 @@ def _choose(dash_duo, selector: str, label: str) -> None:
 
 def _snapshot(dash_duo) -> dict:
     return dash_duo.driver.execute_script(SNAPSHOT_JS)
-
-
-def _wait_for(dash_duo, condition, msg: str) -> dict:
-    """Poll the page snapshot until ``condition(snapshot)`` holds; return that snapshot."""
-    seen: dict = {}
-
-    def check() -> bool:
-        seen.update(_snapshot(dash_duo))
-        return bool(condition(seen))
-
-    try:
-        until(check, timeout=PAGE, poll=0.25)
-    except dash_errors.TestingTimeoutError:
-        pytest.fail(f"{msg}; the page showed {seen}")
-    return dict(seen)
 
 
 def _screenshot(dash_duo, name: str) -> None:
@@ -120,8 +93,8 @@ def test_explore_a_mapped_dataset_and_switch_column_and_groups(dash_duo, txlab_a
     dash_duo.start_server(txlab_app)
     _use_dataset(dash_duo, mapped_dataset)
 
-    seen = _wait_for(
-        dash_duo,
+    seen = wait_for(
+        dash_duo, SNAPSHOT_JS,
         lambda s: s["dist"] and s["test"] and s["time"] and s["corr"] and s["segment"] and s["chi"] and s["reading"] and "Rows" in (s["overview"] or ""),
         "every section should render",
     )
@@ -141,19 +114,19 @@ def test_explore_a_mapped_dataset_and_switch_column_and_groups(dash_duo, txlab_a
 
     # Another column: categorical, so bars with the fraud rate and no log axis.
     _choose(dash_duo, "#explore-dist-column", "merchant_category (category)")
-    seen = _wait_for(dash_duo, lambda s: s["dist"] == ["merchant_category: volume and fraud rate"], "the histogram should switch to merchant_category")
+    seen = wait_for(dash_duo, SNAPSHOT_JS, lambda s: s["dist"] == ["merchant_category: volume and fraud rate"], "the histogram should switch to merchant_category")
     assert seen["logDisabled"]
 
     # Other groups: two devices instead of legit vs fraud; the reading follows.
     _choose(dash_duo, "#explore-test-by", "device_type")
-    seen = _wait_for(dash_duo, lambda s: s["groupsShown"] and "device_type = " in (s["reading"] or ""), "the test should compare two device types")
+    seen = wait_for(dash_duo, SNAPSHOT_JS, lambda s: s["groupsShown"] and "device_type = " in (s["reading"] or ""), "the test should compare two device types")
     first = seen["test"][0]
     assert first.startswith("amount: device_type = ") and " vs device_type = " in first
     b_before = first.split(" vs ")[0].removeprefix("amount: ")
     options = dash_duo.find_element("#explore-test-b")
     dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", options)
     dash_duo.select_dcc_dropdown("#explore-test-b", index=3)
-    seen = _wait_for(dash_duo, lambda s: s["test"] and not s["test"][0].startswith(f"amount: {b_before} vs"), "a new group b should be tested")
+    seen = wait_for(dash_duo, SNAPSHOT_JS, lambda s: s["test"] and not s["test"][0].startswith(f"amount: {b_before} vs"), "a new group b should be tested")
     assert "device_type = " in seen["reading"] and seen["alerts"] == []
 
     assert failed_requests(dash_duo) == []

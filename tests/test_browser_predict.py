@@ -7,20 +7,18 @@ Set ``TXLAB_SCREENSHOTS=<folder>`` to save screenshots.
 """
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from dash.testing import errors as dash_errors
 from dash.testing.wait import until
 from selenium.webdriver.common.by import By
 
+from tests.browser_actions import PAGE, click, screenshot, wait_for
 from tests.browser_support import failed_requests
 from tests.test_predict_page import train_version
 
-PAGE = 30  # seconds for a callback round trip on a slow shared machine
 NEW_MERCHANT = "M-brand-new"
 
 SNAPSHOT_JS = """
@@ -60,15 +58,15 @@ def test_score_one_row_with_explanation_then_score_and_download_a_file(dash_duo,
 
     # Predict: the form comes from the version's schema; a typed merchant is accepted and flagged.
     dash_duo.wait_for_page(f"{dash_duo.server_url}/predict?version={trained.version}", timeout=PAGE)
-    _wait_for(dash_duo, lambda s: s["form"] == 6, "the form should show the model's six fields")
+    wait_for(dash_duo, SNAPSHOT_JS, lambda s: s["form"] == 6, "the form should show the model's six fields")
     _type_new_value(dash_duo, "merchant_id", NEW_MERCHANT)
-    _click(dash_duo, dash_duo.find_element("#predict-score"))
-    seen = _wait_for(dash_duo, lambda s: s["explanationBars"] > 0, "a score with its explanation chart should appear")
+    click(dash_duo, dash_duo.find_element("#predict-score"))
+    seen = wait_for(dash_duo, SNAPSHOT_JS, lambda s: s["explanationBars"] > 0, "a score with its explanation chart should appear")
     assert seen["probability"].endswith("%") and seen["decision"] in ("Flag as fraud", "Looks legitimate"), seen
     assert f"merchant_id “{NEW_MERCHANT}”" in (seen["newValues"] or ""), seen
     assert "log-odds" in seen["baseline"], seen
-    _screenshot(dash_duo, "txlab_predict")
-    _screenshot(dash_duo, "txlab_predict_explanation", at="#predict-baseline")
+    screenshot(dash_duo, "txlab_predict")
+    screenshot(dash_duo, "txlab_predict_explanation", at="#predict-baseline")
 
     # Score a file: upload, see the mapping, score in the background, download the escaped CSV.
     source = tmp_path / "to-score.csv"
@@ -76,15 +74,15 @@ def test_score_one_row_with_explanation_then_score_and_download_a_file(dash_duo,
     dash_duo.wait_for_page(f"{dash_duo.server_url}/score?version={trained.version}", timeout=PAGE)
     dash_duo.wait_for_element("#score-upload input[type=file]", timeout=PAGE)
     dash_duo.find_element("#score-upload input[type=file]").send_keys(str(source))
-    seen = _wait_for(dash_duo, lambda s: "Amount (EUR)" in (s["mapping"] or "") and s["scoreOff"] is False,
+    seen = wait_for(dash_duo, SNAPSHOT_JS, lambda s: "Amount (EUR)" in (s["mapping"] or "") and s["scoreOff"] is False,
                      "the upload's mapping should show and Score turn on")
-    _click(dash_duo, dash_duo.find_element("#score-start"))
-    seen = _wait_for(dash_duo, lambda s: s["summary"] and s["topRows"] == 50 and s["histogram"] > 0 and s["downloadOff"] is False,
+    click(dash_duo, dash_duo.find_element("#score-start"))
+    seen = wait_for(dash_duo, SNAPSHOT_JS, lambda s: s["summary"] and s["topRows"] == 50 and s["histogram"] > 0 and s["downloadOff"] is False,
                      "the scores should appear")
     assert "Scored 3,000 rows of “to-score.csv”" in seen["summary"] and seen["progress"] == "3,000 rows scored", seen
-    _screenshot(dash_duo, "txlab_score")
-    _screenshot(dash_duo, "txlab_score_result", at="#score-summary")
-    _click(dash_duo, dash_duo.find_element("#score-download-button"))
+    screenshot(dash_duo, "txlab_score")
+    screenshot(dash_duo, "txlab_score_result", at="#score-summary")
+    click(dash_duo, dash_duo.find_element("#score-download-button"))
     target = Path(dash_duo.download_path) / "to-score-scored.csv"
     until(lambda: target.exists() and target.stat().st_size > 0, timeout=PAGE, msg="the scored CSV should be downloaded")
     time.sleep(0.2)  # let Chromium finish writing the file it just created
@@ -103,7 +101,7 @@ def _type_new_value(dash_duo, field: str, value: str) -> None:
     """Open a categorical field's dropdown, type a value it does not know and pick the offered "new" option."""
     dom_id = '{"name":"%s","type":"predict-cat"}' % field
     dropdown = dash_duo.driver.find_element(By.XPATH, f"//*[@id='{dom_id}']")
-    _click(dash_duo, dropdown)
+    click(dash_duo, dropdown)
     search = dash_duo.wait_for_element(".dash-dropdown-options input, .dash-dropdown-search input, input.dash-dropdown-search", timeout=PAGE)
     search.send_keys(value)
     label = f"{value} (new to the model)"
@@ -117,34 +115,3 @@ def _type_new_value(dash_duo, field: str, value: str) -> None:
 
     until(pick, timeout=PAGE, msg=f"the dropdown should offer {label!r}")
     until(lambda: value in dropdown.text, timeout=PAGE, msg=f"{field} did not take {value!r}")
-
-
-def _click(dash_duo, element) -> None:
-    # Bootstrap's smooth scrolling would make selenium click where the element was before scrolling.
-    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", element)
-    element.click()
-
-
-def _wait_for(dash_duo, condition, msg: str, timeout: float = PAGE) -> dict:
-    seen: dict = {}
-
-    def check() -> bool:
-        seen.update(dash_duo.driver.execute_script(SNAPSHOT_JS))
-        return bool(condition(seen))
-
-    try:
-        until(check, timeout=timeout, poll=0.2)
-    except dash_errors.TestingTimeoutError:
-        pytest.fail(f"{msg}; the page showed {seen}; console errors: {dash_duo.get_logs()}")
-    return dict(seen)
-
-
-def _screenshot(dash_duo, name: str, at: str | None = None) -> None:
-    folder = os.environ.get("TXLAB_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        if at:
-            dash_duo.driver.execute_script("document.querySelector(arguments[0]).scrollIntoView({block: 'start', behavior: 'instant'});", at)
-        else:
-            dash_duo.driver.execute_script("window.scrollTo({top: 0, behavior: 'instant'});")
-        dash_duo.driver.save_screenshot(str(Path(folder) / f"{name}.png"))

@@ -8,15 +8,12 @@ and cancelled, while a second browser follows it. Set ``TXLAB_SCREENSHOTS=<folde
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 import uuid
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from dash.testing import errors as dash_errors
 from dash.testing.wait import until
 from selenium.webdriver.common.by import By
 
@@ -24,9 +21,9 @@ from core.mapping import apply_mapping, suggest_mapping
 from core.runs import RunStore
 from core.synth import SynthConfig, generate
 from core.workspace import Workspace
+from tests.browser_actions import PAGE, click, screenshot, use_dataset, wait_for
 from tests.browser_support import chrome_options, external_requests, failed_requests
 
-PAGE = 30  # seconds for a callback round trip on a slow shared machine
 JOB = 120  # seconds for a short training run to finish
 
 SNAPSHOT_JS = """
@@ -91,47 +88,47 @@ def test_train_live_then_models_then_follow_and_cancel(dash_duo, txlab_app, mapp
     _type(dash_duo, "epochs", "6")
     _type(dash_duo, "batch_size", "32")
     dash_duo.wait_for_text_to_equal("#train-form-message", "", timeout=PAGE)
-    _click(dash_duo, dash_duo.find_element("#train-start"))
+    click(dash_duo, dash_duo.find_element("#train-start"))
     live = _watch_live_run(dash_duo)
     assert live["max_live_points"] >= 2, live
-    seen = _wait_for(dash_duo, lambda s: "Training finished" in (s["result"] or ""), "the run should finish", JOB)
+    seen = wait_for(dash_duo, SNAPSHOT_JS, lambda s: "Training finished" in (s["result"] or ""), "the run should finish", JOB)
     assert seen["loss"] == seen["logRows"] >= 4 and seen["progress"] == f"{seen['loss']}/6 epochs"
     assert "gradient boosting AUC" in " ".join(seen["metricTraces"])  # baselines as reference lines
     assert not seen["trainOff"] and seen["cancelOff"] and not seen["job"]
     version = dash_duo.find_element("#train-result-version").text
-    _screenshot(dash_duo, "txlab_train")
+    screenshot(dash_duo, "txlab_train")
 
     # The new version is on the Models page, chosen, with its curves.
-    _click(dash_duo, dash_duo.find_element("#train-models-link"))
+    click(dash_duo, dash_duo.find_element("#train-models-link"))
     dash_duo.wait_for_contains_text("#models-versions", version, timeout=PAGE)
     dash_duo.wait_for_element("#models-detail-body .js-plotly-plot", timeout=PAGE)
     assert mapped_dataset.name in dash_duo.find_element("#models-versions").text
-    _screenshot(dash_duo, "txlab_models")
+    screenshot(dash_duo, "txlab_models")
 
     # A second, long run: a reload follows it from its record, and Cancel stops it.
-    _click(dash_duo, dash_duo.find_element("#nav-train"))
+    click(dash_duo, dash_duo.find_element("#nav-train"))
     dash_duo.wait_for_contains_text("#train-dataset-name", mapped_dataset.name, timeout=PAGE)
     _type(dash_duo, "epochs", "200")
     _type(dash_duo, "batch_size", "32")
-    _click(dash_duo, dash_duo.driver.find_element(By.XPATH, _xpath("train-flag", "baselines")))
-    _click(dash_duo, dash_duo.find_element("#train-start"))
-    _wait_for(dash_duo, lambda s: s["loss"] >= 1 and "/200 epochs" in (s["progress"] or ""), "the second run should show its first epoch", JOB)
+    click(dash_duo, dash_duo.driver.find_element(By.XPATH, _xpath("train-flag", "baselines")))
+    click(dash_duo, dash_duo.find_element("#train-start"))
+    wait_for(dash_duo, SNAPSHOT_JS, lambda s: s["loss"] >= 1 and "/200 epochs" in (s["progress"] or ""), "the second run should show its first epoch", JOB)
 
     # Another browser, with no run of its own, opens Train and follows this one, saying whose it is.
     second_browser.driver.get(f"{dash_duo.server_url}/train")
-    other = _wait_for(second_browser, lambda s: s["loss"] >= 1 and s["following"], "another browser should follow the run", PAGE)
+    other = wait_for(second_browser, SNAPSHOT_JS, lambda s: s["loss"] >= 1 and s["following"], "another browser should follow the run", PAGE)
     assert f"Following local's run on “{mapped_dataset.name}”" in other["following"] and "/200 epochs" in other["progress"]
     dash_duo.driver.refresh()
-    seen = _wait_for(dash_duo, lambda s: s["loss"] >= 1 and s["cancelOff"] is False and "of 200" in (s["stage"] or ""),
+    seen = wait_for(dash_duo, SNAPSHOT_JS, lambda s: s["loss"] >= 1 and s["cancelOff"] is False and "of 200" in (s["stage"] or ""),
                      "after a reload the page should follow the run", PAGE)
     before = seen["loss"]
-    seen = _wait_for(dash_duo, lambda s: s["loss"] > before, "the followed run should keep adding epochs", PAGE)
+    seen = wait_for(dash_duo, SNAPSHOT_JS, lambda s: s["loss"] > before, "the followed run should keep adding epochs", PAGE)
     assert not seen["following"]  # this browser's own run: no "following someone" banner
-    _screenshot(dash_duo, "txlab_train_follow")
-    _click(dash_duo, dash_duo.find_element("#train-cancel"))
-    seen = _wait_for(dash_duo, lambda s: "Training cancelled" in (s["result"] or ""), "the run should end cancelled", JOB)
+    screenshot(dash_duo, "txlab_train_follow")
+    click(dash_duo, dash_duo.find_element("#train-cancel"))
+    seen = wait_for(dash_duo, SNAPSHOT_JS, lambda s: "Training cancelled" in (s["result"] or ""), "the run should end cancelled", JOB)
     assert seen["cancelOff"] and seen["loss"] < 200
-    _wait_for(second_browser, lambda s: "Training cancelled" in (s["result"] or "") and s["cancelOff"], "the other browser should see the end", PAGE)
+    wait_for(second_browser, SNAPSHOT_JS, lambda s: "Training cancelled" in (s["result"] or "") and s["cancelOff"], "the other browser should see the end", PAGE)
     assert second_browser.driver.get_log("browser") == []  # no console errors there either
     assert external_requests(second_browser.driver) == []
     runs = RunStore(app_settings.models_dir).list_runs()
@@ -158,11 +155,7 @@ def test_train_points_to_the_data_page_without_a_dataset(dash_duo, txlab_app):
 
 def _use_dataset(dash_duo, meta) -> None:
     """Pick the dataset on the Data page, as a user would, then open Train from the navbar."""
-    dash_duo.wait_for_element("#data-list > *", timeout=PAGE)
-    dom_id = json.dumps({"index": meta.id, "type": "data-use"}, separators=(",", ":"), sort_keys=True)
-    _click(dash_duo, dash_duo.driver.find_element(By.XPATH, f"//*[@id='{dom_id}']"))
-    dash_duo.wait_for_contains_text("#app-dataset-label", meta.name, timeout=PAGE)
-    _click(dash_duo, dash_duo.find_element("#nav-train"))
+    use_dataset(dash_duo, meta, "nav-train", "#train-dataset-name")
     dash_duo.wait_for_contains_text("#train-dataset-name", meta.name, timeout=PAGE)
     until(lambda: dash_duo.find_element("#train-start").get_attribute("disabled") is None, timeout=PAGE)
 
@@ -184,12 +177,6 @@ def _feedback(dash_duo, name: str) -> str:
     return dash_duo.driver.find_element(By.XPATH, _xpath("train-feedback", name)).text
 
 
-def _click(dash_duo, element) -> None:
-    # Bootstrap's smooth scrolling would make selenium click where the element was before scrolling.
-    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", element)
-    element.click()
-
-
 def _snapshot(browser) -> dict:
     return browser.driver.execute_script(SNAPSHOT_JS)
 
@@ -207,25 +194,3 @@ def _watch_live_run(dash_duo) -> dict:
             state["max_live_points"] = max(state["max_live_points"], s["loss"])
         time.sleep(0.1)
     pytest.fail(f"the run did not end; the page showed {_snapshot(dash_duo)}")
-
-
-def _wait_for(browser, condition, msg: str, timeout: float = PAGE) -> dict:
-    seen: dict = {}
-
-    def check() -> bool:
-        seen.update(_snapshot(browser))
-        return bool(condition(seen))
-
-    try:
-        until(check, timeout=timeout, poll=0.2)
-    except dash_errors.TestingTimeoutError:
-        pytest.fail(f"{msg}; the page showed {seen}")
-    return dict(seen)
-
-
-def _screenshot(dash_duo, name: str) -> None:
-    folder = os.environ.get("TXLAB_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        dash_duo.driver.execute_script("window.scrollTo({top: 0, behavior: 'instant'});")
-        dash_duo.driver.save_screenshot(str(Path(folder) / f"{name}.png"))
