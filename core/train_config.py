@@ -41,7 +41,7 @@ _KNOBS = {k.name: k for k in TRAIN_FIELDS}
 class TrainConfig:
     epochs: int = 15
     batch_size: int = 4096
-    learning_rate: float = 0.002
+    learning_rate: float = 0.001
     embedding_dim: int = 16
     hidden_layers: tuple[int, ...] = (64, 32)
     dropout: float = 0.2
@@ -51,7 +51,7 @@ class TrainConfig:
     seed: int = 0
     baselines: bool = True
     behaviour_features: bool = True
-    patience: int = 3
+    patience: int = 4
     top_k: int = 100
     threads: int = 1  # measured: on a busy 2-core machine 2 torch threads ran several times slower than 1
     min_frequency: int = 5
