@@ -57,6 +57,8 @@ def layout(version: str | None = None, **_query) -> html.Div:
                                        value="csv", inline=True),
                         dbc.Button([dbc.Spinner(size="sm", id="score-spinner", spinner_style={"display": "none"}), html.I(className="bi bi-speedometer2 me-1"), "Score"],
                                    id="score-start", color="primary", className="mt-3", disabled=True),
+                        dbc.Button([html.I(className="bi bi-stop-circle me-1"), "Cancel"], id="score-cancel",
+                                   color="outline-secondary", className="mt-3 ms-2", disabled=True),
                     ]), className="mb-3 txlab-section"), lg=5),
                     dbc.Col(dbc.Card(dbc.CardBody([
                         html.H4("Columns the model reads", className="card-title"),
@@ -166,8 +168,10 @@ def check_mapping(version: str | None, source_value: str | None, upload: dict | 
     progress=[Output("score-progress", "value"), Output("score-progress-text", "children")],
     running=[
         (Output("score-start", "disabled"), True, False),
+        (Output("score-cancel", "disabled"), False, True),
         (Output("score-spinner", "spinner_style"), {"display": "inline-block"}, {"display": "none"}),
     ],
+    cancel=[Input("score-cancel", "n_clicks")],  # stops the job's process: a half-written file is never kept
     prevent_initial_call=True,
 )
 def score(set_progress, n_clicks, version, source_value, upload, fmt):
