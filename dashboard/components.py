@@ -61,18 +61,26 @@ def validation_messages(messages: list[dict]) -> list[dbc.Alert]:
     ]
 
 
-def figures_in(component) -> list:
-    """Every figure in a component tree, in page order: what the page would send to the browser."""
-    found, stack = [], [component]
+def components_in(component):
+    """Every component of a tree, in page order (depth first)."""
+    stack = [component]
     while stack:
         item = stack.pop()
         if isinstance(item, (list, tuple)):
             stack.extend(reversed(item))
-        elif isinstance(item, dcc.Graph):
-            found.append(item.figure)
-        elif hasattr(item, "children"):
-            stack.append(item.children)
-    return found
+        elif item is not None and not isinstance(item, (str, int, float, bool)):
+            yield item
+            stack.append(getattr(item, "children", None))
+
+
+def find_component(component, id_):
+    """The component with this id in a tree (``StopIteration`` when there is none)."""
+    return next(c for c in components_in(component) if getattr(c, "id", None) == id_)
+
+
+def figures_in(component) -> list:
+    """Every figure in a component tree, in page order: what the page would send to the browser."""
+    return [c.figure for c in components_in(component) if isinstance(c, dcc.Graph)]
 
 
 def human_bytes(size: int) -> str:

@@ -11,7 +11,7 @@ from core.registry import ModelRegistry
 from core.runs import RunStore
 from core.train_config import TrainConfig
 from dashboard import context
-from dashboard.components import figures_in
+from dashboard.components import figures_in, find_component
 from tests.conftest import component_text as _raw_text
 
 
@@ -93,10 +93,10 @@ def test_a_version_shows_its_curves_metrics_and_hyperparameters(models_page, two
 def test_compare_highlights_differing_settings_and_metric_changes(models_page, two):
     first, second = two
     view = models_page.show_comparison(first, second)
-    params = _find(view, "models-compare-params")
+    params = find_component(view, "models-compare-params")
     differing = [component_text(r) for r in params.children[1].children if r.className and "txlab-differs" in r.className]
     assert [d.split(" ")[0] for d in differing] == ["Epochs", "Hidden", "Dropout"]  # only those, in form order, first
-    metrics = component_text(_find(view, "models-compare-metrics"))
+    metrics = component_text(find_component(view, "models-compare-metrics"))
     assert "Average precision 0.3500 0.4400 +0.0900" in metrics
     curves = figures_in(view)[0]
     assert len(curves.data) == 4 and curves.layout.title.text == "Curves compared"
@@ -146,18 +146,3 @@ def test_recent_runs_show_status_and_message(models_page, registry):
     finally:
         runs.finish(running.id, "finished", version=None)
     assert models_page.show_runs(None, None, None)[1]
-
-
-def _walk(component):
-    stack = [component]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, (list, tuple)):
-            stack.extend(item)
-        elif item is not None and not isinstance(item, (str, int, float)):
-            yield item
-            stack.append(getattr(item, "children", None))
-
-
-def _find(component, id_):
-    return next(c for c in _walk(component) if getattr(c, "id", None) == id_)

@@ -18,7 +18,7 @@ from core.training_job import run_training
 from core.workspace import Workspace
 from dashboard import context, figures
 from dashboard import predict_views as views
-from dashboard.components import figures_in
+from dashboard.components import components_in, figures_in
 from tests.conftest import component_text as _raw_text
 from tests.test_train import planted_frame
 
@@ -151,7 +151,7 @@ def test_a_typed_value_is_offered_and_flagged_as_new_to_the_model(predict_page, 
 
     form = predict_page.show_form(model.version)[0]
     result = predict_page.score(1, model.version, *_form_state(form, merchant_id="M-brand-new"), 0.5)
-    flag = component_text(next(c for c in _walk(result) if getattr(c, "id", None) == "predict-new-values"))
+    flag = component_text(next(c for c in components_in(result) if getattr(c, "id", None) == "predict-new-values"))
     assert "New to the model" in flag and "merchant_id “M-brand-new”" in flag and "user_id" not in flag
 
 
@@ -195,14 +195,3 @@ def test_the_scorer_is_built_once_per_version(model):
     first = views.loaded_model(model.models_dir, model.version)
     assert views.loaded_model(model.models_dir, "active") is first
     assert first.scorer is first.scorer
-
-
-def _walk(component):
-    stack = [component]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, (list, tuple)):
-            stack.extend(item)
-        elif item is not None and not isinstance(item, (str, int, float)):
-            yield item
-            stack.append(getattr(item, "children", None))

@@ -16,6 +16,7 @@ from core.train import train_model
 from core.train_config import TrainConfig
 from core.workspace import Workspace
 from dashboard import context
+from dashboard.components import find_component
 from tests.conftest import component_text as _raw_text
 
 
@@ -83,7 +84,7 @@ def test_without_a_model_the_page_says_to_train_one(page, no_models):
 def test_the_active_model_is_preselected_and_its_dataset_named(page, with_model):
     version, _ = with_model
     layout = page.layout()
-    picker = _find(layout, "recommend-version")
+    picker = find_component(layout, "recommend-version")
     assert picker.value == version
     view, categories, countries, evaluation, disabled = page.show_context(version, "auto", None)
     text = component_text(view)
@@ -145,17 +146,6 @@ def test_training_the_implicit_recommender_evaluates_saves_and_switches_the_page
     recommended = [row.children[1].children for row in table.children[1].children]
     assert len(recommended) == 5 and not set(recommended) & set(frame.loc[frame["user_id"] == user, "merchant_id"])
     assert Interactions.from_frame(frame).n_users > 0
-
-
-def _find(component, id_: str):
-    if getattr(component, "id", None) == id_:
-        return component
-    children = getattr(component, "children", None)
-    for child in children if isinstance(children, (list, tuple)) else [children] if children is not None else []:
-        found = _find(child, id_)
-        if found is not None:
-            return found
-    return None
 
 
 def test_the_page_warns_when_no_embedding_source_beats_popularity(page, no_models):

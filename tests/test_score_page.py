@@ -15,7 +15,7 @@ from core.predict import score_table
 from core.scoring import SCORE_COLUMN
 from dashboard import context
 from dashboard import predict_views as views
-from dashboard.components import figures_in
+from dashboard.components import figures_in, find_component
 from tests.conftest import component_text as _raw_text
 from tests.test_predict_page import train_version
 
@@ -54,7 +54,7 @@ def test_a_stored_dataset_shows_which_column_feeds_which_field(score_page, model
     options, value = score_page.list_sources(None, model.dataset.id, None)
     assert value == model.dataset.id and model.dataset.id in [o["value"] for o in options]  # the session's dataset first
     view, score_off = score_page.check_mapping(model.version, model.dataset.id, None)
-    rows = [component_text(r) for r in _find(view, "score-mapping-table").children[1].children]
+    rows = [component_text(r) for r in find_component(view, "score-mapping-table").children[1].children]
     assert "amount Amount (EUR)" in rows and "merchant_id Merchant" in rows and "timestamp When" in rows
     assert not any("is_fraud" in r for r in rows)  # the label is never read for scoring
     assert not score_off and "cannot be scored" not in component_text(view)
@@ -65,7 +65,7 @@ def test_an_upload_lacking_a_column_is_named_and_cannot_be_scored(score_page, mo
     options, value = score_page.list_sources(store, None, None)
     assert value == f"upload:{store['id']}" and options[0]["label"].startswith("Uploaded: no-amount.csv (300 rows)")
     view, score_off = score_page.check_mapping(model.version, value, store)
-    missing = component_text(_find(view, "score-missing"))
+    missing = component_text(find_component(view, "score-missing"))
     assert "lacks column 'Amount (EUR)' (for amount)" in missing and score_off
     result, scored = score_page.score(lambda _: None, 1, model.version, value, store, "csv")
     assert scored is None and "Amount (EUR)" in component_text(result) and "Traceback" not in component_text(result)
@@ -95,7 +95,7 @@ def test_scoring_a_dataset_streams_progress_and_shows_distribution_top_rows_and_
     expected = score_table(*_model(model), model.raw)
     assert abs(written[SCORE_COLUMN].to_numpy() - expected).max() < 1e-9
     # The top 50 rows, highest score first.
-    table = _find(result, "score-top")
+    table = find_component(result, "score-top")
     rows = table.children[1].children.children[1].children
     shown = [float(r.children[0].children) for r in rows]
     assert len(rows) == 50 and shown == sorted(shown, reverse=True) and shown[0] == pytest.approx(expected.max(), abs=1e-4)
@@ -133,21 +133,6 @@ def test_an_unreadable_upload_is_an_alert(score_page, model):
 def _model(model):
     entry = views.loaded_model(model.models_dir, model.version)
     return entry.model, entry.meta
-
-
-def _walk(component):
-    stack = [component]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, (list, tuple)):
-            stack.extend(item)
-        elif item is not None and not isinstance(item, (str, int, float)):
-            yield item
-            stack.append(getattr(item, "children", None))
-
-
-def _find(component, id_):
-    return next(c for c in _walk(component) if getattr(c, "id", None) == id_)
 
 
 def test_old_scored_files_are_removed_when_a_new_one_is_written(score_page, model):
