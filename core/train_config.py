@@ -30,6 +30,7 @@ TRAIN_FIELDS: tuple[Knob, ...] = (
     Knob("weight_decay", "Weight decay", "Decoupled L2 penalty on all weights (AdamW); regularises the id embeddings.", 0.0, 1.0),
     Knob("validation_days", "Validation window (days)", "The latest days held out for validation (with a timestamp).", 1, 365),
     Knob("label_delay_days", "Label delay (days)", "Fraud labels arrive this many days late: behaviour features and the split never use fresher labels.", 0, 90),
+    Knob("patience", "Early-stopping patience", "Epochs without a better validation AP before training stops (the best epoch is kept).", 1, 500),
     Knob("seed", "Seed", "Random seed: the same seed and data give the same model.", 0, 2**31 - 1),
     Knob("baselines", "Baselines", "Also train gradient boosting and logistic regression on the same features and split."),
     Knob("behaviour_features", "Behaviour features", "Per-user and per-merchant history windows (needs a timestamp)."),
@@ -60,9 +61,8 @@ class TrainConfig:
     embedding_lr_scale: float | None = None  # None: 0.01 with a time split, else 1 (see core.train)
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "embedding_dim", "validation_days", "label_delay_days", "seed"):
+        for name in ("epochs", "batch_size", "embedding_dim", "validation_days", "label_delay_days", "patience", "seed"):
             _check_int(name, getattr(self, name), _KNOBS[name].low, _KNOBS[name].high)
-        _check_int("patience", self.patience, 1, 100)
         _check_int("top_k", self.top_k, 1, 100_000)
         _check_int("threads", self.threads, 1, 64)
         _check_int("min_frequency", self.min_frequency, 1, 100_000)

@@ -134,6 +134,7 @@ def _knob(name: str) -> str:
 @click.option("--weight-decay", type=float, default=None, help=_knob("weight_decay"))
 @click.option("--validation-days", type=int, default=None, help=_knob("validation_days"))
 @click.option("--label-delay", "label_delay_days", type=int, default=None, help=_knob("label_delay_days"))
+@click.option("--patience", type=int, default=None, help=_knob("patience"))
 @click.option("--seed", type=int, default=None, help=_knob("seed"))
 @click.option("--baselines/--no-baselines", default=None, help=_knob("baselines"))
 @click.option("--behaviour/--no-behaviour", "behaviour_features", default=None, help=_knob("behaviour_features"))

@@ -109,6 +109,7 @@ def test_train_live_then_models_then_follow_and_cancel(dash_duo, txlab_app, mapp
     click(dash_duo, dash_duo.find_element("#nav-train"))
     dash_duo.wait_for_contains_text("#train-dataset-name", mapped_dataset.name, timeout=PAGE)
     _type(dash_duo, "epochs", "200")
+    _type(dash_duo, "patience", "200")  # early stopping must not end it before Cancel does
     _type(dash_duo, "batch_size", "32")
     click(dash_duo, dash_duo.driver.find_element(By.XPATH, _xpath("train-flag", "baselines")))
     click(dash_duo, dash_duo.find_element("#train-start"))
