@@ -1,7 +1,7 @@
 """Scoring with a trained model: one row in about a millisecond, or a whole table in chunks.
 
 - ``model_schema``: the fields a model reads (kind, known values, a default), for a form.
-- ``RowScorer``: built once per model version (``get_scorer`` caches it per process); scores one
+- ``RowScorer``: built once per model version (the pages keep one per version); scores one
   transaction given as a dict of canonical field values, behaviour features included, against the
   model's state (each user's and merchant's history as of the end of training).
 - ``score_table``: a raw file's frame, mapped with the model's stored mapping (its label is never
@@ -10,11 +10,9 @@
 """
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -220,25 +218,6 @@ class _Ranks:
             u = (high - low) / (right - left) * (x - left) + low
         u = np.where(j < 0, 0.0, np.where(j >= self.last, 1.0, u))
         return np.where(np.isnan(x), np.nan, u)
-
-
-def get_scorer(models_dir: Path, ref: str) -> RowScorer:
-    """The process-wide ``RowScorer`` of a version id or ``"active"`` (built on first use, then cached).
-
-    The reference is resolved on every call, so a newly activated or deleted version is noticed;
-    a version's files never change once saved, so its scorer can be kept.
-    """
-    from core.registry import ModelRegistry
-
-    return _cached_scorer(str(Path(models_dir).resolve()), ModelRegistry(Path(models_dir)).resolve(ref))
-
-
-@functools.lru_cache(maxsize=4)
-def _cached_scorer(models_dir: str, version: str) -> RowScorer:
-    from core.scoring import load_model  # core.scoring imports this module
-
-    _, model, meta = load_model(Path(models_dir), version)
-    return RowScorer(model, meta)
 
 
 def score_table(model: FraudModel, meta: dict, raw: pd.DataFrame, on_progress: Callable[[float], None] | None = None,

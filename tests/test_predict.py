@@ -205,9 +205,13 @@ def test_one_row_quantile_map_equals_numpy_interp():
         np.testing.assert_array_equal(ranks.interp(x), expected)
 
 
-def test_get_scorer_caches_per_version_and_follows_active(trained, tmp_path):
-    from core.predict import get_scorer
+def test_the_process_keeps_one_scorer_per_version_and_follows_active(trained, tmp_path):
     from core.registry import ModelRegistry
+    from dashboard.predict_views import loaded_model
+
+    def get_scorer(models_dir, ref):
+        return loaded_model(models_dir, ref).scorer
+
     model, meta, _, _ = trained
     weights, description, tables = model.artifacts()
     registry = ModelRegistry(tmp_path)
