@@ -5,6 +5,7 @@ it holds configuration only, never anything that belongs to one user.
 """
 from __future__ import annotations
 
+from core.access import LOCAL, Principal
 from core.settings import Settings
 from core.workspace import Workspace
 
@@ -24,3 +25,8 @@ def settings() -> Settings:
 
 def workspace() -> Workspace:
     return Workspace(settings().data_dir)
+
+
+def principal() -> Principal:
+    """The user this request or background job acts for (``LOCAL`` when accounts are off)."""
+    return LOCAL
