@@ -166,6 +166,18 @@ def from_slider(position: float | None) -> float:
     return 0.5 if position is None else round(10.0 ** float(position), 6)
 
 
+def typed_threshold(value: float | str | None) -> float | None:
+    """A typed threshold in [0, 1], or None when blank or out of range.
+
+    The approve-all threshold sits just above the top score, which may be exactly 1: it passes.
+    """
+    try:
+        threshold = float(value)
+    except (TypeError, ValueError):
+        return None
+    return threshold if 0.0 <= threshold <= 1.0 + 1e-9 else None
+
+
 # --- tables and notes ---------------------------------------------------------------------------
 
 

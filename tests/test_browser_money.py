@@ -45,6 +45,8 @@ return {
   alerts: figure('#money-alerts'),
   comparison: text('#money-comparison-table'),
   slider: handle ? handle.getAttribute('aria-valuenow') : null,
+  exact: (document.querySelector('#money-threshold-exact') || {}).value,
+  exactInvalid: (document.querySelector('#money-threshold-exact') || {classList: {contains: () => null}}).classList.contains('is-invalid'),
   errors: [...document.querySelectorAll('.alert-danger')].map(e => e.innerText),
 };
 """
@@ -79,9 +81,8 @@ def test_compute_profit_and_loss_then_move_the_threshold_with_the_keyboard(dash_
     assert seen["runOff"] is False and not seen["message"] and not seen["errors"], seen
     first = _summary(seen)
     assert seen["confusion"]["title"] == f"Confusion matrix at {first['threshold']}", seen
-    # It starts at the best threshold, as near as the slider's steps (0.01 of log10) get.
-    best = min(max(float(first["best_threshold"]), 1e-4), 1.0)
-    assert abs(float(first["threshold"]) - best) <= 0.025 * best + 1e-4, seen
+    # It starts exactly at the best threshold, and the typed-threshold field shows it.
+    assert first["threshold"] == first["best_threshold"] and abs(float(seen["exact"]) - float(first["best_threshold"])) < 5e-5, seen
     screenshot(dash_duo, "txlab_money", at="#money-threshold")
 
     # Home: the lowest threshold (0.0001) alerts on (nearly) every transaction.
@@ -105,7 +106,18 @@ def test_compute_profit_and_loss_then_move_the_threshold_with_the_keyboard(dash_
     seen = wait_for(dash_duo, SNAPSHOT_JS, lambda s: s["slider"] == "-0.01" and f"at threshold {10 ** -0.01:.4f}" in (s["summary"] or "")
                      and (s["confusion"] or {}).get("title") == f"Confusion matrix at {10 ** -0.01:.4f}", "an arrow key should move the threshold one step")
     assert _count(_summary(seen)["alerts"]) >= _count(high["alerts"]) and not seen["errors"], seen
+    assert abs(float(seen["exact"]) - 10 ** -0.01) < 1e-6, seen  # the typed field follows the slider
     screenshot(dash_duo, "txlab_money_moved", at="#money-threshold")
+
+    # An exact threshold typed in (Enter): the views use it, and the slider moves to the nearest step.
+    _type_threshold(dash_duo, "0.0372")
+    seen = wait_for(dash_duo, SNAPSHOT_JS, lambda s: "at threshold 0.0372" in (s["summary"] or "") and s["slider"] == "-1.43"
+                     and (s["confusion"] or {}).get("title") == "Confusion matrix at 0.0372", "a typed threshold should be used exactly")
+    assert not seen["exactInvalid"] and not seen["errors"], seen
+    # Out of range: the field says so and the figures stay.
+    _type_threshold(dash_duo, "1.5")
+    seen = wait_for(dash_duo, SNAPSHOT_JS, lambda s: s["exactInvalid"], "a threshold above 1 should be marked invalid")
+    assert "at threshold 0.0372" in seen["summary"] and _text(dash_duo, "#money-threshold-exact ~ .invalid-feedback").startswith("A threshold is"), seen
 
     assert failed_requests(dash_duo) == []
     assert dash_duo.get_logs() == []
@@ -117,6 +129,17 @@ def test_compute_profit_and_loss_then_move_the_threshold_with_the_keyboard(dash_
 def _use_dataset(dash_duo, meta) -> None:
     """Pick the dataset on the Data page, as a user would, then open Profit & loss from the navbar."""
     use_dataset(dash_duo, meta, "nav-money", "#money-run")
+
+
+def _type_threshold(dash_duo, text: str) -> None:
+    field = dash_duo.find_element("#money-threshold-exact")
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", field)
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys(text, Keys.ENTER)
+
+
+def _text(dash_duo, selector: str) -> str:
+    return dash_duo.find_element(selector).text
 
 
 def _press(dash_duo, key: str) -> None:

@@ -14,6 +14,8 @@ Approve everything: 5 + 8 + 3 - 60 - 110 - 30 = -184.
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -29,7 +31,7 @@ from core.finance import (
     parse_revenue,
     reviewable_mask,
 )
-from core.finance.inputs import money_data, revenue_options
+from core.finance.inputs import money_data, prune_scores, revenue_options
 from core.schema import ColumnMapping
 from core.workspace import Workspace
 
@@ -245,3 +247,15 @@ def test_money_data_reads_stored_cells_when_rows_align_and_mapped_values_when_ro
         money_data(workspace, dropped.id, np.array([0.1, 0.2]), "note")
     with pytest.raises(ValueError, match="score it again"):
         money_data(workspace, dropped.id, np.array([0.1, 0.2, 0.3]), "amount")
+
+
+def test_score_cache_keeps_the_most_recently_used_files_within_its_budget(tmp_path):
+    for age, name in enumerate(["newest", "middle", "oldest"]):
+        path = tmp_path / f"{name}.npy"
+        np.save(path, np.zeros(100))  # 928 bytes each
+        stamp = 1_700_000_000 - age * 60
+        os.utime(path, (stamp, stamp))
+    (tmp_path / ".being-written.tmp.npy").write_bytes(b"x" * 5000)
+    removed = prune_scores(tmp_path, keep_bytes=2000)
+    assert removed == ["oldest.npy"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".being-written.tmp.npy", "middle.npy", "newest.npy"]

@@ -1,6 +1,8 @@
 """The Profit & loss page: its figures on hand-computed cases, and its callbacks called directly."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import dataclasses
 import uuid
 
@@ -135,6 +137,15 @@ def test_the_slider_moves_along_log_thresholds():
     assert views.SLIDER_MARKS[-3] == "0.001"
 
 
+def test_the_slider_and_the_typed_threshold_follow_each_other(money_page, monkeypatch):
+    monkeypatch.setattr(money_page.dash, "ctx", SimpleNamespace(triggered_id="money-threshold"))
+    assert money_page.follow_threshold(-2, 0.5) == (money_page.no_update, 0.01, False)
+    monkeypatch.setattr(money_page.dash, "ctx", SimpleNamespace(triggered_id="money-threshold-exact"))
+    assert money_page.follow_threshold(-2, 0.0372) == (views.to_slider(0.0372), money_page.no_update, False)
+    for bad in (1.5, -0.1, None, "", "abc"):
+        assert money_page.follow_threshold(-2, bad) == (money_page.no_update, money_page.no_update, True), bad
+
+
 def test_a_fee_column_gets_a_fee_rate_of_one(money_page):
     assert money_page.fee_rate_for("merchant_fee") == 1.0
     with pytest.raises(PreventUpdate):
@@ -154,14 +165,14 @@ def test_compute_scores_once_reports_unreadable_revenue_and_the_slider_updates_t
     _, dataset_id, version = setup
     said = []
     key, threshold, message, notes = money_page.compute(said.append, 1, "active", dataset_id, "merchant_fee", *_form())
-    assert message is None and key["version"] == version and views.SLIDER_MIN <= threshold <= 0
+    assert message is None and key["version"] == version and threshold == views.analysis(key).curve.best.threshold
     assert any("Scoring 4,000 transactions" in s[0] for s in said)
     assert "3 of 4,000 values in 'merchant_fee' could not be read" in component_text(notes) and "'abc'" in component_text(notes)
     said.clear()
     money_page.compute(said.append, 1, "active", dataset_id, "merchant_fee", *_form())
     assert not any("Scoring" in s[0] for s in said)  # the second time the scores come from the cache
 
-    main, charts, summary = money_page.show(key, views.SLIDER_MIN, None, "week")  # threshold 0.0001: everything alerted
+    main, charts, summary = money_page.show(key, 0.0001, None, "week")  # everything alerted
     figs = figures_in(main)
     assert [f.layout.title.text for f in figs][:2] == ["Profit and loss by decision threshold", "Confusion matrix at 0.0001"]
     assert "Alerts per day" == figs[2].layout.title.text
@@ -172,7 +183,7 @@ def test_compute_scores_once_reports_unreadable_revenue_and_the_slider_updates_t
     # every transaction alerted: 4,000 alerts, and with the default capacity of 1,000 a day all are reviewed (~200/day)
     assert "4,000 alerts, 4,000 reviewed" in component_text(summary)
 
-    moved, _, summary_high = money_page.show(key, 0, 100.0, "day")  # threshold 1
+    moved, _, summary_high = money_page.show(key, 1, 100.0, "day")
     assert "Confusion matrix at 1.0000" == figures_in(moved)[1].layout.title.text
     assert "0 alerts" in component_text(summary_high) and "amount ≥ 100.00" in component_text(moved)
 
@@ -182,7 +193,7 @@ def test_summary_matches_the_core_ledger(money_page, setup):
     key, *_ = money_page.compute(lambda _: None, 1, version, dataset_id, "amount", *_form(analyst_capacity=5))
     result = views.analysis(key)
     best = result.model.best()
-    summary = money_page.show(key, views.to_slider(0.3), None, "day")[2]
+    summary = money_page.show(key, 0.3, None, "day")[2]
     assert f"best {best.pnl:,.2f}" in component_text(summary)
     everything = result.model.at(0.0)  # capacity 5 a day binds on ~200 transactions a day
     assert everything.reviewed == 5 * 20 and everything.unreviewed == 4000 - 100
@@ -213,3 +224,13 @@ def test_without_a_timestamp_capacity_and_time_views_say_why_they_are_missing(tx
     text = component_text(v.comparison)
     assert "Amount rule, amount ≥ 90.00 -18.00" in text  # rows 0 and 2 (amounts 100, 200) flagged, by hand in test_finance
     assert "P&L -30.00 at threshold 0.5000" in component_text(v.summary)
+
+
+def test_the_views_use_the_exact_typed_threshold(money_page, setup):
+    _, dataset_id, _ = setup
+    key, *_ = money_page.compute(lambda _: None, 1, "active", dataset_id, "amount", *_form())
+    main, _, summary = money_page.show(key, 0.0372, None, "day")
+    assert figures_in(main)[1].layout.title.text == "Confusion matrix at 0.0372" and "threshold 0.0372" in component_text(summary)
+    with pytest.raises(PreventUpdate):
+        money_page.show(key, 2, None, "day")  # the field is marked invalid instead
+

@@ -28,6 +28,8 @@ from core.workspace import Workspace
 log = logging.getLogger(__name__)
 
 SCORES_FOLDER = "money"
+#: The score cache keeps the most recently used files up to this size (1M rows take 8 MB).
+SCORES_CACHE_BYTES = 1 << 30
 SEGMENTS = ("country", "device_type", "merchant_id")
 
 
@@ -87,7 +89,9 @@ def cached_scores(workspace: Workspace, dataset_id: str, models_dir: Path, cache
     path = Path(cache_folder) / SCORES_FOLDER / f"{version}-{dataset_version.fingerprint}.npy"
     if path.is_file():
         try:
-            return version, np.load(path, allow_pickle=False)
+            scores = np.load(path, allow_pickle=False)
+            os.utime(path)  # recently used: kept longest by the pruning
+            return version, scores
         except (OSError, ValueError) as error:
             log.warning("cached scores %s unreadable (%s): scoring again", path.name, error)
     say("Loading the model")
@@ -161,3 +165,27 @@ def _save(path: Path, scores: np.ndarray) -> None:
         log.warning("could not cache scores %s: %s", path.name, error)
     finally:
         tmp.unlink(missing_ok=True)
+    prune_scores(path.parent)
+
+
+def prune_scores(folder: Path, keep_bytes: int = SCORES_CACHE_BYTES) -> list[str]:
+    """Delete the least recently used cached score files beyond ``keep_bytes``; their names."""
+    files = []
+    for path in Path(folder).glob("*.npy"):
+        if path.name.startswith("."):
+            continue  # another process's file being written
+        try:
+            stat = path.stat()
+        except OSError:
+            continue  # removed by another worker meanwhile
+        files.append((stat.st_mtime, stat.st_size, path))
+    files.sort(reverse=True)
+    removed, total = [], 0
+    for _, size, path in files:
+        total += size
+        if total > keep_bytes:
+            path.unlink(missing_ok=True)
+            removed.append(path.name)
+    if removed:
+        log.info("pruned %d cached score files from %s", len(removed), folder)
+    return removed

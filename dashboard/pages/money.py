@@ -52,10 +52,13 @@ def layout(**_query) -> html.Div:
                         dcc.Slider(id="money-threshold", min=views.SLIDER_MIN, max=0, step=0.01, value=views.to_slider(0.5),
                                    marks=views.SLIDER_MARKS, updatemode="mouseup", allow_direct_input=False),
                         dbc.Row([
+                            dbc.Col([dbc.Label("Threshold (type an exact one)", className="small mb-0", html_for="money-threshold-exact"),
+                                     dbc.Input(id="money-threshold-exact", type="number", min=0, max=1, step="any", value=0.5, debounce=True, size="sm"),
+                                     dbc.FormFeedback("A threshold is a number from 0 to 1.", type="invalid")], md=4),
                             dbc.Col([dbc.Label("Amount rule cut (blank: optimised)", className="small mb-0"),
-                                     dbc.Input(id="money-amount-cut", type="number", min=0, step="any", size="sm")], md=6),
+                                     dbc.Input(id="money-amount-cut", type="number", min=0, step="any", size="sm")], md=4),
                             dbc.Col([dbc.Label("Over time", className="small mb-0"),
-                                     dbc.RadioItems(id="money-grain", options=[{"label": l, "value": v} for v, l in views.GRAINS], value="day", inline=True)], md=6),
+                                     dbc.RadioItems(id="money-grain", options=[{"label": l, "value": v} for v, l in views.GRAINS], value="day", inline=True)], md=4),
                         ], className="g-2 mt-2"),
                         html.Div(id="money-summary-slot", className="mt-3"),
                         dcc.Loading(html.Div(id="money-main"), type="default", delay_show=300),
@@ -111,7 +114,7 @@ def check_form(values: list, ids: list[dict]):
 
 @callback(
     Output("money-key", "data"),
-    Output("money-threshold", "value"),
+    Output("money-threshold-exact", "value", allow_duplicate=True),
     Output("money-message", "children"),
     Output("money-notes", "children"),
     Input("money-run", "n_clicks"),
@@ -142,7 +145,25 @@ def compute(set_progress, n_clicks, model: str | None, dataset_id: str | None, r
         key, result = views.run_analysis(model, dataset_id, revenue or "amount", assumptions, progress=lambda text: set_progress((text,)))
     except Exception as error:  # noqa: BLE001 - no labels, a broken version, ...: shown, logged
         return no_update, no_update, error_alert(error, "Could not compute profit and loss"), None
-    return key, views.to_slider(result.curve.best.threshold), None, views.data_notes(result.data)
+    return key, result.curve.best.threshold, None, views.data_notes(result.data)
+
+
+@callback(
+    Output("money-threshold", "value"),
+    Output("money-threshold-exact", "value"),
+    Output("money-threshold-exact", "invalid"),
+    Input("money-threshold", "value"),
+    Input("money-threshold-exact", "value"),
+    prevent_initial_call=True,
+)
+def follow_threshold(position: float | None, typed: float | str | None):
+    """The slider and the typed threshold follow each other; the typed value is the exact one used."""
+    if dash.ctx.triggered_id == "money-threshold":
+        return no_update, views.from_slider(position), False
+    threshold = views.typed_threshold(typed)
+    if threshold is None:
+        return no_update, no_update, True
+    return views.to_slider(threshold), no_update, False
 
 
 @callback(
@@ -150,16 +171,19 @@ def compute(set_progress, n_clicks, model: str | None, dataset_id: str | None, r
     Output("money-breakdowns", "children"),
     Output("money-summary-slot", "children"),
     Input("money-key", "data"),
-    Input("money-threshold", "value"),
+    Input("money-threshold-exact", "value"),
     Input("money-amount-cut", "value"),
     Input("money-grain", "value"),
 )
-def show(key: dict | None, position: float | None, amount_cut: float | None, grain: str | None):
-    """The curve, confusion matrix, comparison, alerts per day and breakdowns at the slider's threshold."""
+def show(key: dict | None, typed: float | str | None, amount_cut: float | None, grain: str | None):
+    """The curve, confusion matrix, comparison, alerts per day and breakdowns at the chosen threshold."""
     if not key:
         return html.P("Choose a model and a dataset, then Compute.", className="text-muted", id="money-hint"), None, None
+    threshold = views.typed_threshold(typed)
+    if threshold is None:
+        raise PreventUpdate  # the field itself says what is wrong
     try:
-        v = views.threshold_views(views.analysis(key), views.from_slider(position), amount_cut, grain or "day")
+        v = views.threshold_views(views.analysis(key), threshold, amount_cut, grain or "day")
     except Exception as error:  # noqa: BLE001
         return error_alert(error, "Could not show profit and loss"), None, None
     main = [
