@@ -15,11 +15,13 @@ import pytest
 from dash.testing.wait import until
 from selenium.webdriver.common.by import By
 
+from dashboard import predict_views
 from tests.browser_actions import PAGE, click, screenshot, wait_for
 from tests.browser_support import failed_requests
 from tests.test_predict_page import train_version
 
 NEW_MERCHANT = "M-brand-new"
+SLOW_STEP_S = 2.0  # per progress report in the Cancel test
 
 SNAPSHOT_JS = """
 const text = s => { const e = document.querySelector(s); return e ? e.innerText : null; };
@@ -36,6 +38,7 @@ return {
   predictResult: text('#predict-result'),
   mapping: text('#score-mapping'),
   scoreOff: button('#score-start'),
+  cancelOff: button('#score-cancel'),
   summary: text('#score-summary'),
   histogram: bars('#score-histogram'),
   topRows: document.querySelectorAll('#score-top tbody tr').length,
@@ -91,6 +94,42 @@ def test_score_one_row_with_explanation_then_score_and_download_a_file(dash_duo,
     assert "'=1+2" in set(downloaded["note"]) and "=1+2" not in set(downloaded["note"])
 
     assert failed_requests(dash_duo) == []
+    assert dash_duo.get_logs() == []
+
+
+@pytest.mark.browser
+def test_cancel_stops_a_batch_score_and_keeps_no_file(dash_duo, txlab_app, trained, app_settings, tmp_path, monkeypatch):
+    # Scoring 3,000 rows takes milliseconds: slow each progress report (the job process is forked
+    # from this one, so the patch reaches it) so that Cancel lands while the job runs.
+    real_score_table = predict_views.score_table
+
+    def slow_score_table(model, meta, frame, on_progress=None, **options):
+        def report(fraction: float) -> None:
+            time.sleep(SLOW_STEP_S)
+            if on_progress:
+                on_progress(fraction)
+        return real_score_table(model, meta, frame, on_progress=report, **options)
+
+    monkeypatch.setattr(predict_views, "score_table", slow_score_table)
+    scored_folder = Path(app_settings.cache_folder) / "scored"
+    before = set(scored_folder.glob("*")) if scored_folder.exists() else set()
+    source = tmp_path / "to-cancel.csv"
+    trained.raw.head(3000).to_csv(source, index=False)
+
+    dash_duo.start_server(txlab_app)
+    dash_duo.wait_for_page(f"{dash_duo.server_url}/score?version={trained.version}", timeout=PAGE)
+    dash_duo.wait_for_element("#score-upload input[type=file]", timeout=PAGE)
+    dash_duo.find_element("#score-upload input[type=file]").send_keys(str(source))
+    wait_for(dash_duo, SNAPSHOT_JS, lambda s: s["scoreOff"] is False, "Score should turn on for the upload")
+    click(dash_duo, dash_duo.find_element("#score-start"))
+    seen = wait_for(dash_duo, SNAPSHOT_JS, lambda s: s["scoreOff"] is True and s["cancelOff"] is False, "the job should start")
+    click(dash_duo, dash_duo.find_element("#score-cancel"))
+    seen = wait_for(dash_duo, SNAPSHOT_JS, lambda s: s["scoreOff"] is False and s["cancelOff"] is True, "Cancel should end the job")
+    time.sleep(3 * SLOW_STEP_S)  # longer than the job had left: a result would have arrived by now
+    seen = wait_for(dash_duo, SNAPSHOT_JS, lambda s: True, "")
+    assert not seen["summary"] and seen["downloadOff"] is True and "rows scored" not in (seen["progress"] or ""), seen
+    after = set(scored_folder.glob("*")) if scored_folder.exists() else set()
+    assert after == before  # no scored file, whole or half-written
     assert dash_duo.get_logs() == []
 
 
