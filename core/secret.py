@@ -1,15 +1,20 @@
-"""The per-install session secret: made once, kept with mode 0600, shared by every worker."""
+"""Private install files: the per-install session secret, folders 0700, files written 0600 atomically.
+
+The secret is made once and kept with mode 0600 so every worker process (waitress threads,
+gunicorn workers, background jobs) signs sessions and job handles with the same key.
+"""
 from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 
 def load_or_create_secret(path: str | os.PathLike) -> str:
     """Read the secret at ``path``, creating it (exclusively, 0600) on first use."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(path.parent)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -21,3 +26,28 @@ def load_or_create_secret(path: str | os.PathLike) -> str:
     with os.fdopen(fd, "w", encoding="ascii") as handle:
         handle.write(value)
     return value
+
+
+def private_folder(path: str | os.PathLike) -> Path:
+    """Create ``path`` (and missing parents) readable only by this user; a folder that exists is left as it is."""
+    path = Path(path)
+    if not path.is_dir():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=0o700, exist_ok=True)
+    return path
+
+
+def write_private_file(path: str | os.PathLike, text: str) -> None:
+    """Replace ``path`` with ``text`` in one step (temp file + rename), mode 0600: a crash never leaves half a file."""
+    path = Path(path)
+    private_folder(path.parent)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # mkstemp makes it 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise

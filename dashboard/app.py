@@ -2,24 +2,23 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from pathlib import Path
 
 import dash
 import dash_bootstrap_components as dbc
-import diskcache
 from dash import Dash, Input, Output, callback, dcc, html
 
 from core.errors import TxlabError
-from core.secret import load_or_create_secret
+from core.secret import load_or_create_secret, private_folder
 from core.settings import Settings, from_env
-from dashboard import context
+from dashboard import auth, context
+from dashboard.jobs import background_manager
+from dashboard.streamed_upload import register_streamed_upload
 
 log = logging.getLogger(__name__)
 
 ASSETS_DIR = Path(__file__).resolve().parents[1] / "assets"
 PAGES_DIR = Path(__file__).resolve().parent / "pages"
-JOB_EXPIRY_S = 3600
 
 
 def create_app(settings: Settings | None = None) -> Dash:
@@ -29,13 +28,11 @@ def create_app(settings: Settings | None = None) -> Dash:
     """
     settings = settings or from_env()
     for folder in (settings.data_dir, settings.models_dir, settings.cache_folder):
-        folder.mkdir(parents=True, exist_ok=True)
+        private_folder(folder)  # 0700 when created here; an existing folder keeps its mode
     context.configure(settings)
 
     # The manager exists before Dash() because the constructor imports the pages and their callbacks.
-    # A unique key per job: the default (a hash of the inputs) lets two users share a result.
-    jobs = diskcache.Cache(str(settings.cache_folder / "jobs"))
-    manager = dash.DiskcacheManager(jobs, cache_by=[lambda: uuid.uuid4().hex], expire=JOB_EXPIRY_S)
+    manager = background_manager(settings)
     app = Dash(
         "dashboard",  # a package name, so pages import as dashboard.pages.* (one copy, also for tests)
         use_pages=True,
@@ -47,9 +44,11 @@ def create_app(settings: Settings | None = None) -> Dash:
         serve_locally=True,
     )
     server = app.server
-    server.secret_key = load_or_create_secret(settings.cache_folder / "secret_key")
+    server.secret_key = load_or_create_secret(settings.state_folder / "secret_key")
+    auth.install(app)  # Host check always; a login in LAN mode; before every route, Dash's included
     # Uploads arrive base64-encoded inside a JSON body: 4/3 of the file plus room for the envelope.
     server.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes * 4 // 3 + 1024 * 1024
+    register_streamed_upload(server, app.config.routes_pathname_prefix)  # large files, in chunks
     app.layout = _layout
     return app
 
@@ -75,6 +74,7 @@ def _navbar() -> dbc.Navbar:
                 dbc.NavbarBrand([html.I(className="bi bi-activity me-2"), "txlab"], href="/", className="txlab-brand"),
                 dbc.Nav(links, navbar=True, className="me-auto"),
                 html.Span(id="app-dataset-label", className="navbar-text small txlab-dataset-label"),
+                *_user_menu(),
             ],
             fluid="xl",
         ),
@@ -82,6 +82,22 @@ def _navbar() -> dbc.Navbar:
         dark=True,
         className="mb-2",
     )
+
+
+def _user_menu() -> list:
+    """In LAN mode: who is logged in, and a Log out button (a plain form POST to /logout)."""
+    name = auth.current_user_name()
+    if name is None:
+        return []
+    return [
+        html.Span([html.I(className="bi bi-person-circle me-1"), name], id="app-user", className="navbar-text small ms-3"),
+        html.Form(
+            dbc.Button("Log out", id="app-logout", type="submit", color="secondary", outline=True, size="sm"),
+            action=auth.LOGOUT_PATH,
+            method="post",
+            className="ms-2 mb-0",
+        ),
+    ]
 
 
 @callback(Output("app-dataset-label", "children"), Input("app-dataset", "data"))

@@ -32,16 +32,48 @@ def main(verbose: bool) -> None:
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None, help=_HELP["cache_dir"] + " [env TXLAB_CACHE_DIR]")
 @click.option("--max-upload-mb", type=int, default=None, help=_HELP["max_upload_mb"] + " [env TXLAB_MAX_UPLOAD_MB]")
 @click.option("--debug/--no-debug", default=None, help=_HELP["debug"] + " [env TXLAB_DEBUG]")
+@click.option("--redis", "redis_url", default=None, metavar="URL", help=_HELP["redis_url"] + " [env TXLAB_REDIS_URL]")
+@click.option("--auth", type=click.Choice(["auto", "on"]), default=None, help=_HELP["auth"] + " [env TXLAB_AUTH]")
+@click.option("--allowed-hosts", default=None, metavar="NAME,...", help=_HELP["allowed_hosts"] + " [env TXLAB_ALLOWED_HOSTS]")
+@click.option("--workers", type=int, default=None, help=_HELP["workers"] + " [env TXLAB_WORKERS; default 1]")
 def run(**flags: object) -> None:
     """Serve the dashboard (http://127.0.0.1:8050 by default)."""
     from dashboard.app import create_app
+    from dashboard.serve import check_serving, serve
+
+    try:
+        settings = check_serving(_settings(flags))  # before create_app: a refused start writes nothing
+    except TxlabError as error:
+        _fail(str(error))
+    if logging.getLogger().level > logging.INFO:
+        logging.getLogger().setLevel(logging.INFO)  # a server's log says what it served
+    try:
+        app = create_app(settings)
+    except TxlabError as error:  # e.g. Redis set but unreachable
+        _fail(str(error))
+    mode = "login required" if settings.accounts_required else "this machine only"
+    click.echo(f"txlab on http://{settings.host}:{settings.port}  ({mode}; data: {settings.data_dir})", err=True)
+    serve(app, settings)
+
+
+@main.command()
+@click.option("--redis", "redis_url", default=None, metavar="URL", help=_HELP["redis_url"] + " [env TXLAB_REDIS_URL]")
+@click.option("--concurrency", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Jobs this worker runs at once, each in its own process.")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None, help=_HELP["data_dir"] + " [env TXLAB_DATA_DIR]")
+@click.option("--models-dir", type=click.Path(file_okay=False), default=None, help=_HELP["models_dir"] + " [env TXLAB_MODELS_DIR]")
+@click.option("--cache-dir", type=click.Path(file_okay=False), default=None, help=_HELP["cache_dir"] + " [env TXLAB_CACHE_DIR]")
+def worker(concurrency: int, **flags: object) -> None:
+    """Run the dashboard's background jobs from Redis (start one per machine; same folders, same code as txlab run)."""
+    from dashboard.worker import run_worker
 
     settings = _settings(flags)
     if logging.getLogger().level > logging.INFO:
-        logging.getLogger().setLevel(logging.INFO)  # a server's log says what it served
-    app = create_app(settings)
-    click.echo(f"txlab on http://{settings.host}:{settings.port}  (data: {settings.data_dir})", err=True)
-    app.run(host=settings.host, port=settings.port, debug=settings.debug)
+        logging.getLogger().setLevel(logging.INFO)  # a worker's log says which jobs it ran
+    try:
+        run_worker(settings, concurrency=concurrency)
+    except TxlabError as error:  # no Redis URL, Redis unreachable, celery not installed
+        _fail(str(error))
 
 
 @main.command("generate")
@@ -193,6 +225,102 @@ def score_command(path: str, model_ref: str, out: str, data_dir: str | None, mod
         _fail(_one_line(error))
     click.echo(f"scored {summary.rows:,} rows with {summary.version} -> {summary.out}  "
                f"(mean score {summary.mean_score:.4f}, {summary.flagged:,} at 0.5 or above)")
+
+
+_DATA_DIR_OPTION = click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+                                help=_HELP["data_dir"] + " (accounts live in DATA_DIR/.txlab) [env TXLAB_DATA_DIR]")
+
+
+@main.group("users")
+def users_group() -> None:
+    """Accounts that may log in when txlab is shared on the LAN (there is no self-signup)."""
+
+
+@users_group.command("add")
+@click.argument("name")
+@click.option("--admin", is_flag=True, help="An admin sees and manages everyone's datasets, models and runs.")
+@_DATA_DIR_OPTION
+def users_add(name: str, admin: bool, data_dir: str | None) -> None:
+    """Create user NAME. The password is asked twice on a terminal, else read as one line of stdin."""
+    from core.accounts import check_name
+
+    store = _account_store(data_dir)
+    try:
+        check_name(name)
+        if store.get(name) is not None:
+            _fail(f"User {name!r} already exists; use 'txlab users passwd {name}' to change the password.")
+        account = store.add(name, _read_password(), admin=admin)
+    except TxlabError as error:
+        _fail(str(error))
+    click.echo(f"added {'admin ' if account.admin else ''}{account.name}")
+
+
+@users_group.command("list")
+@_DATA_DIR_OPTION
+def users_list(data_dir: str | None) -> None:
+    """Print every user: name, admin or not, when created."""
+    try:
+        accounts = _account_store(data_dir).list()
+    except TxlabError as error:
+        _fail(str(error))
+    if not accounts:
+        click.echo("no users (add one with: txlab users add NAME --admin)", err=True)
+        return
+    width = max(len(a.name) for a in accounts)
+    click.echo(f"{'name':<{width}}  admin  created")
+    for account in accounts:
+        click.echo(f"{account.name:<{width}}  {'yes' if account.admin else 'no ':<5}  {account.created}")
+
+
+@users_group.command("remove")
+@click.argument("name")
+@_DATA_DIR_OPTION
+def users_remove(name: str, data_dir: str | None) -> None:
+    """Delete user NAME; their open sessions end at once. What they own stays."""
+    try:
+        _account_store(data_dir).remove(name)
+    except TxlabError as error:
+        _fail(str(error))
+    click.echo(f"removed {name}")
+
+
+@users_group.command("passwd")
+@click.argument("name")
+@_DATA_DIR_OPTION
+def users_passwd(name: str, data_dir: str | None) -> None:
+    """Set a new password for NAME (asked twice, or one line of stdin); their open sessions end."""
+    store = _account_store(data_dir)
+    try:
+        if store.get(name) is None:
+            _fail(f"No user named {name!r}.")
+        store.set_password(name, _read_password())
+    except TxlabError as error:
+        _fail(str(error))
+    click.echo(f"password changed for {name}; their open sessions have ended")
+
+
+def _account_store(data_dir: str | None):
+    """The user store of the data folder (created 0700 when it does not exist yet)."""
+    from core.accounts import AccountStore
+    from core.secret import private_folder
+
+    settings = _settings({"data_dir": data_dir})
+    private_folder(settings.data_dir)
+    return AccountStore.for_state_folder(settings.state_folder)
+
+
+def _read_password() -> str:
+    """Prompted twice (hidden) on a terminal; otherwise one line of standard input, for scripts."""
+    if _interactive():
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    line = sys.stdin.readline()
+    if not line:
+        _fail("no password: type it on a terminal, or give it as one line on standard input")
+    return line.rstrip("\r\n")
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty()
 
 
 def _training_dataset(workspace, source: str, mapping_ref: str | None, settings) -> str:

@@ -93,6 +93,25 @@ def txlab_app(app_settings):
     return create_app(app_settings)
 
 
+@pytest.fixture
+def lan_settings(txlab_app, app_settings, tmp_path):
+    """The test app switched to LAN mode (``auth`` on: every route needs a login) for one test.
+
+    It gets its own empty data folder (accounts in ``data/.txlab/users.json``, none yet);
+    the session's settings come back afterwards.
+    """
+    from dataclasses import replace
+
+    from dashboard import context
+
+    settings = replace(app_settings, auth="on", data_dir=tmp_path / "lan-data", models_dir=tmp_path / "lan-models")
+    context.configure(settings)
+    try:
+        yield settings
+    finally:
+        context.configure(app_settings)
+
+
 def component_text(component) -> str:
     """All the text a component tree renders, for asserting on what a user would read."""
     if component is None or isinstance(component, bool):

@@ -1,9 +1,17 @@
-"""`txlab run` as a user starts it: a real process serving the dashboard on loopback."""
+"""`txlab run` as a user starts it: real processes serving the dashboard on loopback and on the LAN."""
+import http.cookiejar
+import os
+import re
+import stat
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
+
+import pytest
 
 from tests.browser_support import free_port
 
@@ -40,3 +48,100 @@ def _get(url: str, deadline: float) -> str:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.5)
+
+
+def test_debug_is_forced_off_whenever_logins_are_required(tmp_path):
+    from core.accounts import AccountStore
+    from core.settings import Settings
+    from dashboard.serve import ServeError, check_serving
+
+    AccountStore.for_state_folder(tmp_path / ".txlab").add("ana", "correct horse")
+    assert check_serving(Settings(data_dir=tmp_path, auth="on", debug=True)).debug is False
+    assert check_serving(Settings(data_dir=tmp_path, debug=True)).debug is True  # loopback, no login: the developer's choice
+    with pytest.raises(ServeError, match="only runs on a loopback host, not on 10.0.0.5"):
+        check_serving(Settings(data_dir=tmp_path, host="10.0.0.5", debug=True))
+
+
+def _start_lan_server(tmp_path, *extra: str) -> tuple[subprocess.Popen, str]:
+    """A user 'ana' made the way a script would, then `txlab run` with ``extra`` flags."""
+    data = tmp_path / "d"
+    subprocess.run([str(TXLAB), "users", "add", "ana", "--admin", "--data-dir", str(data)],
+                   input="correct horse\n", text=True, check=True, capture_output=True)
+    port = free_port()
+    server = subprocess.Popen(
+        [str(TXLAB), "run", "--port", str(port), "--data-dir", str(data), "--models-dir", str(tmp_path / "m"), *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    return server, f"http://127.0.0.1:{port}"
+
+
+def _log_in(base: str) -> urllib.request.OpenerDirector:
+    """A browser-like client with cookies: the first page is the login form; posting it opens the app."""
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    login = _open(base + "/", deadline=time.monotonic() + 90, opener=opener)
+    assert login.url.endswith("/login?next=/") and 'type="password"' in login.text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', login.text).group(1)
+    form = urllib.parse.urlencode({"csrf": csrf, "username": "ana", "password": "correct horse", "next": "/data"}).encode()
+    with opener.open(base + "/login", data=form, timeout=10) as response:
+        assert response.url == base + "/data" and "<title>txlab</title>" in response.read().decode()
+    return opener
+
+
+def test_txlab_run_on_the_lan_needs_a_login_and_hides_its_internals(tmp_path):
+    server, base = _start_lan_server(tmp_path, "--host", "0.0.0.0")
+    try:
+        opener = _log_in(base)
+        layout = _open(base + "/_dash-layout", deadline=time.monotonic() + 10, opener=opener)
+        assert layout.status == 200 and '"ana"' in layout.text and layout.headers["Server"] == "txlab"
+        assert _status(base + "/_dash-layout") == 401  # another client, no cookie
+        assert _status(base + "/", headers={"Host": "evil.example"}) == 400
+        assert _status(base + "/console", opener=opener) == 404
+        for folder in (tmp_path / "d", tmp_path / "m", tmp_path / "d" / ".cache", tmp_path / "d" / ".txlab"):
+            assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700, folder
+        assert stat.S_IMODE(os.stat(tmp_path / "d" / ".txlab" / "secret_key").st_mode) == 0o600
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=20)
+    assert "login required" in output and "Serving on http://0.0.0.0:" in output  # waitress's line
+    assert "Debug mode: on" not in output and "Traceback" not in output
+
+
+def test_txlab_run_with_workers_serves_through_gunicorn(tmp_path):
+    server, base = _start_lan_server(tmp_path, "--auth", "on", "--workers", "2")
+    try:
+        opener = _log_in(base)
+        # every worker accepts the session: they share the install's secret
+        assert all(_status(base + "/_dash-layout", opener=opener) == 200 for _ in range(6))
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=30)
+    assert "gunicorn" in output.lower() and "Traceback" not in output
+
+
+class _Page:
+    def __init__(self, response):
+        self.url, self.status, self.headers = response.url, response.status, response.headers
+        self.text = response.read().decode("utf-8")
+
+
+def _open(url: str, deadline: float, opener) -> _Page:
+    """``url`` through ``opener`` (redirects followed), retried while the server starts."""
+    while True:
+        try:
+            with opener.open(url, timeout=10) as response:
+                return _Page(response)
+        except urllib.error.HTTPError:
+            raise
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def _status(url: str, headers: dict | None = None, opener=None) -> int:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with (opener or urllib.request.build_opener()).open(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code

@@ -65,3 +65,44 @@ def test_truncated_secret_is_refused(tmp_path):
     path.write_text("short")
     with pytest.raises(ValueError, match="too short"):
         load_or_create_secret(path)
+
+
+def test_logins_are_required_off_loopback_or_when_asked(tmp_path):
+    assert from_env({}).accounts_required is False
+    for host in ("localhost", "::1", "[::1]", "127.0.0.2"):
+        assert from_env({"TXLAB_HOST": host}).accounts_required is False, host
+    assert from_env({"TXLAB_HOST": "0.0.0.0"}).accounts_required is True
+    assert from_env({"TXLAB_HOST": "192.168.1.20"}).accounts_required is True
+    assert from_env({"TXLAB_AUTH": "ON"}).accounts_required is True
+    assert from_env({"TXLAB_DATA_DIR": str(tmp_path)}).state_folder == tmp_path / ".txlab"
+
+
+@pytest.mark.parametrize("name,value,words", [
+    ("TXLAB_AUTH", "off", "one of auto, on, got 'off'"),
+    ("TXLAB_WORKERS", "0", "workers must be at least 1"),
+    ("TXLAB_ALLOWED_HOSTS", "good.example, bad/host", "'bad/host' is not a host name"),
+])
+def test_bad_serving_settings_are_named(name, value, words):
+    with pytest.raises(ValueError, match=words):
+        from_env({name: value})
+
+
+def test_allowed_hosts_are_a_comma_list_of_bare_names():
+    settings = from_env({"TXLAB_ALLOWED_HOSTS": " Txlab.Example.org:8443 ,[fd00::5],, 10.0.0.7, fd00::6 "})
+    assert settings.extra_host_names == ("txlab.example.org", "fd00::5", "10.0.0.7", "fd00::6")
+
+
+def test_private_folders_are_0700_only_when_created_here(tmp_path):
+    from core.secret import private_folder, write_private_file
+
+    existing = tmp_path / "shared"
+    existing.mkdir(mode=0o755)
+    os.chmod(existing, 0o755)
+    private_folder(existing)
+    assert stat.S_IMODE(os.stat(existing).st_mode) == 0o755
+    made = private_folder(tmp_path / "new" / "state")
+    assert stat.S_IMODE(os.stat(made).st_mode) == 0o700
+    write_private_file(made / "f.json", "{}")
+    write_private_file(made / "f.json", '{"a": 1}')
+    assert (made / "f.json").read_text() == '{"a": 1}' and stat.S_IMODE(os.stat(made / "f.json").st_mode) == 0o600
+    assert [p.name for p in made.iterdir()] == ["f.json"]
