@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # txlab's two entry points for a fresh Debian machine with Python 3.11:
 #   ./dev.sh run  [txlab run flags]   create/update .venv, install, serve the dashboard
-#   ./dev.sh test [pytest args]       create/update .venv with test tools, install Chromium if missing, run every test
+#   ./dev.sh test [pytest args]       create/update .venv with test tools, install Chromium and Redis if missing, run every test
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -32,6 +32,17 @@ ensure_browser() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver >/dev/null
 }
 
+ensure_redis() {
+    # The Celery worker tests start their own redis-server on a free loopback port; only the binary is needed.
+    # (Debian's package also starts its own service on 127.0.0.1:6379 where systemd runs; the tests do not use it.)
+    if command -v redis-server >/dev/null; then return; fi
+    local sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    echo "Installing redis-server for the Celery worker tests (apt-get)..." >&2
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >/dev/null
+}
+
 case "${1:-}" in
     run)
         shift
@@ -42,6 +53,7 @@ case "${1:-}" in
         shift
         ensure_venv "[test]"
         ensure_browser
+        ensure_redis
         exec "$VENV/bin/python" -m pytest "$@"
         ;;
     *)
