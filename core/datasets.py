@@ -36,11 +36,12 @@ def import_table(
     name: str,
     origin: str,
     limits: IngestLimits | None = None,
-    owner: str = "local",
+    owner: str | None = None,
 ) -> ImportResult:
     """Read a file (path or uploaded bytes) and store it as a new dataset.
 
-    ``name`` is the user's file name, kept only as a label. Raises ``IngestError`` on bad input,
+    ``name`` is the user's file name, kept only as a label. The dataset belongs to ``owner``,
+    by default the workspace's viewer. Raises ``IngestError`` on bad input,
     in which case nothing is stored.
     """
     table, report = read_arrow(source, name=name, limits=limits)  # stored as read: no trip through pandas
@@ -49,8 +50,9 @@ def import_table(
     return ImportResult(meta, report)
 
 
-def generate_dataset(workspace: Workspace, config: SynthConfig, *, name: str | None = None, owner: str = "local") -> DatasetMeta:
-    """Simulate transactions and store them as a new dataset (with the generator's settings)."""
+def generate_dataset(workspace: Workspace, config: SynthConfig, *, name: str | None = None, owner: str | None = None) -> DatasetMeta:
+    """Simulate transactions and store them as a new dataset (with the generator's settings), owned by
+    ``owner`` or the workspace's viewer."""
     frame = generate(config)
     label = name or f"synthetic-{config.rows}-seed{config.seed}"
     settings = {k: getattr(config, k) for k in config.__dataclass_fields__}

@@ -9,6 +9,13 @@ A version is written under ``.staging-<id>`` and renamed into place, so a crash 
 a model. Loading checks every file against its recorded hash and reads the weights with
 ``torch.load(weights_only=True)``: a shared models folder can hold a tampered file, and nothing in
 it may run code. Paths are only built from ids that match a strict pattern.
+
+A registry opened for a viewer (``core.access.Principal``) shows that user their own versions,
+shared ones and, to an admin, all; any other id is "not found" with the very message of an id that
+does not exist. Whether a version is shared lives outside its folder (an empty marker file
+``shared/<id>``), because ``model.json`` is covered by the version's integrity check and a version
+never changes once saved. Each user has their own active version: ``active.json`` for the "local"
+user (a single-user install, as before accounts), ``active/<hash of the name>.json`` for others.
 """
 from __future__ import annotations
 
@@ -30,6 +37,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from core.access import LOCAL, Principal, can_see, check_change, owner_name
 from core.errors import NotFoundError, TxlabError
 
 log = logging.getLogger(__name__)
@@ -38,6 +46,7 @@ FORMAT_VERSION = 1
 _ID_PATTERN = re.compile(r"^v-\d{8}-\d{6}-[0-9a-f]{6}$")
 _TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 _WEIGHTS, _META, _HISTORY, _TABLES, _ACTIVE = "model.pt", "model.json", "history.json", "tables", "active.json"
+_SHARED, _ACTIVE_DIR = "shared", "active"
 _LIBRARIES = {"torch": "torch", "numpy": "numpy", "pandas": "pandas", "sklearn": "scikit-learn"}
 
 
@@ -58,7 +67,8 @@ class VersionInfo:
     metrics: dict
     baselines: dict
     hyperparameters: dict
-    active: bool
+    active: bool  # the viewer's active version
+    shared: bool = False
 
 
 @dataclass
@@ -73,10 +83,11 @@ class LoadedVersion:
 
 
 class ModelRegistry:
-    """All model versions under one models folder."""
+    """The model versions under one models folder, as ``viewer`` may see them (all when ``viewer`` is None)."""
 
-    def __init__(self, models_dir: str | os.PathLike) -> None:
+    def __init__(self, models_dir: str | os.PathLike, viewer: Principal | None = None) -> None:
         self.models_dir = Path(models_dir).resolve()
+        self.viewer = viewer
 
     def save_version(
         self,
@@ -85,13 +96,16 @@ class ModelRegistry:
         meta: dict,
         history: list[dict],
         tables: dict[str, pd.DataFrame] | None = None,
-        owner: str = "local",
+        owner: str | None = None,
     ) -> str:
         """Store a new version and return its id; nothing is left behind if writing fails.
 
-        ``id``, ``created``, ``owner``, ``format_version``, ``library_versions`` and ``files`` in
-        ``meta`` are set by the registry. The first version saved becomes the active one.
+        ``id``, ``created``, ``owner`` (by default the viewer), ``format_version``,
+        ``library_versions`` and ``files`` in ``meta`` are set by the registry. A user's first
+        version becomes their active one, and the "local" user's (the CLI's) while it has none, as
+        before accounts.
         """
+        owner = owner_name(self.viewer, owner)
         tables = dict(tables or {})
         _check_inputs(weights, meta, history, tables)
         now = datetime.now(timezone.utc)
@@ -121,32 +135,34 @@ class ModelRegistry:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         log.info("saved model version %s for %s", version_id, owner)
-        if self.active_id() is None:
-            self.set_active(version_id)
+        for user in {owner, LOCAL.name}:
+            if self._pointer(user) is None:
+                self._write_active(user, version_id)
         return version_id
 
     def list_versions(self, owner: str | None = None) -> list[VersionInfo]:
-        """Every complete version, newest first (optionally only one owner's)."""
+        """Every complete version the viewer may see, newest first (optionally only one owner's)."""
         if not self.models_dir.is_dir():
             return []
         active = self.active_id()
+        shared = self._shared_ids()
         infos = []
         for folder in self.models_dir.iterdir():
             if not _ID_PATTERN.match(folder.name):
                 continue
             try:
-                info = _info(_read_meta(folder), folder.name, active)
+                info = _info(_read_meta(folder), folder.name, active, folder.name in shared)
             except (OSError, ValueError, TypeError, AttributeError, KeyError):
                 log.warning("skipping model folder %s: its model.json is unreadable", folder.name)
                 continue
-            if owner is None or info.owner == owner:
+            if (owner is None or info.owner == owner) and can_see(self.viewer, info.owner, info.shared):
                 infos.append(info)
         return sorted(infos, key=lambda i: (i.created, i.id), reverse=True)
 
     def get_info(self, version_id: str) -> VersionInfo:
-        """One version's summary; ``NotFoundError`` for an unknown or malformed id."""
+        """One version's summary; ``NotFoundError`` for an unknown, malformed or invisible id."""
         folder = self._folder(version_id)
-        return _info(self._checked_meta(folder, version_id), version_id, self.active_id())
+        return _info(self._checked_meta(folder, version_id), version_id, self.active_id(), self._is_shared(version_id))
 
     def load(self, version_id: str) -> LoadedVersion:
         """Weights, metadata, history and tables of a version, after checking nothing was changed."""
@@ -164,7 +180,7 @@ class ModelRegistry:
         return LoadedVersion(version_id, meta, history, weights, tables)
 
     def resolve(self, ref: str) -> str:
-        """The version id that ``ref`` names: ``"active"`` or an existing version id."""
+        """The version id that ``ref`` names: ``"active"`` (the viewer's) or a version id the viewer may see."""
         if ref == "active":
             active = self.active_id()
             if active is None:
@@ -174,38 +190,101 @@ class ModelRegistry:
         return ref
 
     def set_active(self, version_id: str) -> None:
-        """Mark an existing version as the one scoring uses by default."""
+        """Make a version the viewer may see (their own or a shared one) the one their scoring uses by default."""
         self._folder(version_id)
-        write_json({"id": version_id}, self.models_dir / _ACTIVE)
-        log.info("model version %s is now active", version_id)
+        self._write_active(self._user, version_id)
+        log.info("model version %s is now active for %s", version_id, self._user)
 
     def active_id(self) -> str | None:
-        """The active version's id; ``None`` when unset or when that version was deleted."""
+        """The viewer's active version; ``None`` when unset, deleted or no longer visible to them."""
+        version_id = self._pointer(self._user)
+        if version_id is None:
+            return None
         try:
-            version_id = json.loads((self.models_dir / _ACTIVE).read_text(encoding="utf-8"))["id"]
             self._folder(version_id)
-        except (OSError, ValueError, TypeError, KeyError):
+        except NotFoundError:
             return None
         return version_id
 
     def delete(self, version_id: str) -> None:
-        """Remove a version; if it was active, no version is active afterwards."""
+        """Remove a version (owner or admin only); whoever had it active has no active version afterwards."""
         folder = self._folder(version_id)
+        check_change(self.viewer, self._owner(folder), self._is_shared(version_id), action="delete",
+                     thing=f"model version {version_id}", not_found=_not_found(version_id))
         was_active = self.active_id() == version_id
         trash = folder.with_name(f".deleting-{version_id}")
         folder.rename(trash)
         shutil.rmtree(trash, ignore_errors=True)
+        (self.models_dir / _SHARED / version_id).unlink(missing_ok=True)
         if was_active:
-            (self.models_dir / _ACTIVE).unlink(missing_ok=True)
+            self._active_path(self._user).unlink(missing_ok=True)
         log.info("deleted model version %s", version_id)
 
+    def share(self, version_id: str, shared: bool) -> None:
+        """Let every user see and use (score, compare) a version, or stop that; owner or admin only."""
+        folder = self._folder(version_id)
+        check_change(self.viewer, self._owner(folder), self._is_shared(version_id), action="share",
+                     thing=f"model version {version_id}", not_found=_not_found(version_id))
+        marker = self.models_dir / _SHARED / version_id
+        if shared:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+        else:
+            marker.unlink(missing_ok=True)
+        log.info("model version %s %s", version_id, "shared" if shared else "no longer shared")
+
+    @property
+    def _user(self) -> str:
+        return self.viewer.name if self.viewer is not None else LOCAL.name
+
     def _folder(self, version_id: str) -> Path:
+        """The folder of a version the viewer may see; ``NotFoundError`` (one message for all cases) otherwise."""
         if not isinstance(version_id, str) or not _ID_PATTERN.match(version_id):
-            raise NotFoundError(f"No model version {version_id!r}")
+            raise NotFoundError(_not_found(version_id))
         folder = self.models_dir / version_id
         if not (folder / _META).is_file():
-            raise NotFoundError(f"No model version {version_id!r}")
+            raise NotFoundError(_not_found(version_id))
+        if self.viewer is not None and not self.viewer.admin:
+            if not can_see(self.viewer, self._owner(folder), self._is_shared(version_id)):
+                raise NotFoundError(_not_found(version_id))
         return folder
+
+    @staticmethod
+    def _owner(folder: Path) -> str:
+        """Who saved the version ("local" for one whose model.json cannot be read: only an admin may touch it)."""
+        try:
+            meta = _read_meta(folder)
+        except (OSError, ValueError):
+            return LOCAL.name
+        return str(meta.get("owner", LOCAL.name)) if isinstance(meta, dict) else LOCAL.name
+
+    def _is_shared(self, version_id: str) -> bool:
+        return (self.models_dir / _SHARED / version_id).is_file()
+
+    def _shared_ids(self) -> set[str]:
+        folder = self.models_dir / _SHARED
+        return {p.name for p in folder.iterdir() if _ID_PATTERN.match(p.name)} if folder.is_dir() else set()
+
+    def _active_path(self, user: str) -> Path:
+        if user == LOCAL.name:
+            return self.models_dir / _ACTIVE  # where it always was: existing installs keep their choice
+        digest = hashlib.sha256(user.encode("utf-8")).hexdigest()[:32]  # user names never become paths
+        return self.models_dir / _ACTIVE_DIR / f"{digest}.json"
+
+    def _pointer(self, user: str) -> str | None:
+        """The version ``user`` marked active, if it still exists (whoever may see it)."""
+        try:
+            version_id = json.loads(self._active_path(user).read_text(encoding="utf-8"))["id"]
+        except (OSError, ValueError, TypeError, KeyError):
+            return None
+        if not isinstance(version_id, str) or not _ID_PATTERN.match(version_id):
+            return None
+        return version_id if (self.models_dir / version_id / _META).is_file() else None
+
+    def _write_active(self, user: str, version_id: str) -> None:
+        path = self._active_path(user)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_json({"id": version_id, "user": user}, path)
 
     @staticmethod
     def _checked_meta(folder: Path, version_id: str) -> dict:
@@ -225,6 +304,11 @@ class ModelRegistry:
                 f"this txlab reads format {FORMAT_VERSION} only"
             )
         return meta
+
+
+def as_registry(models: "ModelRegistry | str | os.PathLike") -> "ModelRegistry":
+    """``models`` itself when it is a registry (perhaps scoped to a viewer), else an unscoped one over that folder."""
+    return models if isinstance(models, ModelRegistry) else ModelRegistry(models)
 
 
 def write_json(data: Any, path: Path) -> None:
@@ -349,7 +433,11 @@ def _read_meta(folder: Path) -> Any:
     return json.loads((folder / _META).read_text(encoding="utf-8"))
 
 
-def _info(meta: dict, version_id: str, active: str | None) -> VersionInfo:
+def _not_found(version_id: object) -> str:
+    return f"No model version {version_id!r}"
+
+
+def _info(meta: dict, version_id: str, active: str | None, shared: bool = False) -> VersionInfo:
     return VersionInfo(
         id=version_id,
         created=str(meta.get("created", "")),
@@ -361,4 +449,5 @@ def _info(meta: dict, version_id: str, active: str | None) -> VersionInfo:
         baselines=dict(meta.get("baselines") or {}),
         hyperparameters=dict(meta.get("hyperparameters") or {}),
         active=version_id == active,
+        shared=shared,
     )

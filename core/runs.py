@@ -8,12 +8,17 @@ sees the previous state or the new one, never half a file. The folder is the rec
 No locks: each run's files are written by the process that trains it; two processes training
 two runs never touch the same file, and everyone else only reads, with two exceptions.
 ``request_cancel`` creates the flag file, which the trainer only reads. A reader that finds a
-"running" run whose process is gone (its pid no longer exists here) or silent (no heartbeat for
+"running" run whose process is gone (its pid no longer exists, checked only on the machine that
+runs it: a Celery worker may train elsewhere) or silent (no heartbeat for
 ``stale_after_s``) rewrites it as "failed", so no run shows "running" forever. A dead process
 cannot write back; for a silent one the reader re-reads the record just before the rewrite, and
 if the trainer was only slow, its next write sees the verdict carries its own pid and puts the
 run back to "running". (Only a trainer write landing in that same instant, after minutes of
 silence, could be overwritten; history.json is never rewritten by readers.)
+
+A store opened for a viewer (``core.access.Principal``) shows that user their own runs (an admin
+all of them); another user's run id is "not found" with the very message of an id that does not
+exist, so nobody follows, reads or cancels someone else's training. Runs are never shared.
 """
 from __future__ import annotations
 
@@ -21,12 +26,14 @@ import json
 import logging
 import os
 import re
+import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
 
+from core.access import Principal, can_change, can_see, owner_name
 from core.errors import NotFoundError, TxlabError
 from core.registry import json_problem, write_json
 
@@ -36,6 +43,7 @@ _ID_PATTERN = re.compile(r"^run-\d{8}-\d{6}-[0-9a-f]{6}$")
 _RECORD, _HISTORY, _CANCEL = "run.json", "history.json", "cancel"
 _FINAL_STATUSES = ("finished", "cancelled", "failed")
 _STALE_PREFIX = "The training process stopped unexpectedly"
+_HOST = socket.gethostname()
 
 
 @dataclass
@@ -57,6 +65,7 @@ class RunRecord:
     version: str | None  # the saved model version once finished
     message: str | None  # the error of a failed run, the reason for a cancelled one
     pid: int | None
+    host: str | None = None  # the machine of ``pid``; elsewhere only the heartbeat tells
 
     @property
     def active(self) -> bool:
@@ -74,23 +83,25 @@ class RunRecord:
 
 
 class RunStore:
-    """All training runs under one models folder."""
+    """The training runs under one models folder, as ``viewer`` may see them (all when ``viewer`` is None)."""
 
-    def __init__(self, models_dir: str | os.PathLike, stale_after_s: float = 120.0) -> None:
+    def __init__(self, models_dir: str | os.PathLike, stale_after_s: float = 120.0, *, viewer: Principal | None = None) -> None:
         self.runs_dir = Path(models_dir).resolve() / "runs"
         self.stale_after_s = stale_after_s
+        self.viewer = viewer
 
     def start(
-        self, *, owner: str, dataset_id: str, dataset_name: str, config: dict, epochs_total: int | None
+        self, *, dataset_id: str, dataset_name: str, config: dict, epochs_total: int | None, owner: str | None = None
     ) -> RunRecord:
-        """Record a new run of this process, status "running"."""
+        """Record a new run of this process, status "running", owned by ``owner`` (by default the viewer)."""
+        owner = owner_name(self.viewer, owner)
         _check_json(config, "config")
         now = _utcnow()
         run_id = f"run-{now:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
         record = RunRecord(
             id=run_id, owner=owner, dataset_id=dataset_id, dataset_name=dataset_name, status="running",
             started=_iso(now), updated=_iso(now), config=dict(config), stage="starting",
-            epochs_total=epochs_total, history=[], baselines={}, version=None, message=None, pid=os.getpid(),
+            epochs_total=epochs_total, history=[], baselines={}, version=None, message=None, pid=os.getpid(), host=_HOST,
         )
         folder = self.runs_dir / run_id
         folder.mkdir(parents=True)
@@ -110,6 +121,8 @@ class RunStore:
         """Add one epoch's metrics to the history (and beat the heart)."""
         _check_json(epoch, "epoch")
         folder = self._folder(run_id)
+        if self.viewer is not None and not can_change(self.viewer, _load(folder).owner):
+            raise NotFoundError(f"No training run {run_id!r}")
         history = _read_json(folder / _HISTORY)
         write_json([*history, dict(epoch)], folder / _HISTORY)
         self._update(run_id)
@@ -132,7 +145,7 @@ class RunStore:
         return record
 
     def get(self, run_id: str) -> RunRecord:
-        """One run; ``NotFoundError`` for an unknown or malformed id."""
+        """One run; ``NotFoundError`` for an unknown, malformed or invisible id."""
         folder = self._folder(run_id)
         try:
             record = _load(folder)
@@ -140,18 +153,21 @@ class RunStore:
             raise NotFoundError(f"No training run {run_id!r}") from error
         except (ValueError, TypeError) as error:
             raise TxlabError(f"Training run {run_id} has an unreadable {_RECORD}") from error
+        if not can_see(self.viewer, record.owner):
+            raise NotFoundError(f"No training run {run_id!r}")
         return self._settle(folder, record)
 
     def list_runs(self, owner: str | None = None, limit: int = 50) -> list[RunRecord]:
-        """Runs, newest first (optionally only one owner's)."""
+        """Runs the viewer may see, newest first (optionally only one owner's)."""
         return self._all(owner)[: max(limit, 0)]
 
     def running(self, owner: str | None = None) -> list[RunRecord]:
-        """Runs still alive, newest first."""
+        """Runs still alive that the viewer may see, newest first."""
         return [r for r in self._all(owner) if r.active]
 
     def request_cancel(self, run_id: str) -> None:
-        """Ask the run's process to stop after its current step."""
+        """Ask the run's process to stop after its current step (its owner or an admin)."""
+        self.get(run_id)  # runs are never shared: whoever sees one may cancel it
         (self._folder(run_id) / _CANCEL).write_text(_iso(_utcnow()), encoding="utf-8")
         log.info("cancel requested for training run %s", run_id)
 
@@ -159,9 +175,12 @@ class RunStore:
         """Whether a stop was asked for; cheap enough to call every batch.
 
         A malformed id raises ``NotFoundError``; a well-formed id of no run answers ``False``.
+        The trainer asks through an unscoped store; a viewer's store also checks the run is theirs.
         """
         if not isinstance(run_id, str) or not _ID_PATTERN.match(run_id):
             raise NotFoundError(f"No training run {run_id!r}")
+        if self.viewer is not None and not self.viewer.admin:
+            self.get(run_id)
         return os.path.exists(self.runs_dir / run_id / _CANCEL)
 
     def _all(self, owner: str | None) -> list[RunRecord]:
@@ -178,7 +197,7 @@ class RunStore:
             except (OSError, ValueError, TypeError):
                 log.warning("skipping unreadable training run %s", folder.name)
                 continue
-            if owner is None or record.owner == owner:
+            if (owner is None or record.owner == owner) and can_see(self.viewer, record.owner):
                 found.append((folder, record))
         found.sort(key=lambda pair: (pair[1].started, pair[1].id), reverse=True)
         return [self._settle(folder, record) for folder, record in found]
@@ -207,12 +226,14 @@ class RunStore:
             age = (_utcnow() - datetime.fromisoformat(record.updated)).total_seconds()
         except (TypeError, ValueError):
             return False
-        return age <= self.stale_after_s and _pid_alive(record.pid)
+        return age <= self.stale_after_s and (record.host not in (None, _HOST) or _pid_alive(record.pid))
 
     def _update(self, run_id: str, change: Callable[[RunRecord], None] | None = None) -> RunRecord:
         """Apply a change by the run's own process and beat the heart."""
         folder = self._folder(run_id)
         record = _load(folder)
+        if not can_change(self.viewer, record.owner):
+            raise NotFoundError(f"No training run {run_id!r}")
         if (
             record.status == "failed"
             and record.pid == os.getpid()

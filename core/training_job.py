@@ -4,6 +4,9 @@ The run is recorded in ``RunStore`` from start to end (stage, every epoch, basel
 heartbeat every few seconds), so any browser can follow it and a run whose process died is
 never shown as running for ever. Training failures end the run as "failed" with a readable
 message instead of raising; a cancelled run saves nothing.
+
+The dataset is read through the caller's ``Workspace``: one opened for a viewer only trains on
+datasets that user may see, and the run and version belong to that user unless told otherwise.
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from core.access import owner_name
 from core.errors import MappingError, TxlabError
 from core.registry import ModelRegistry
 from core.runs import RunRecord, RunStore
@@ -27,11 +31,14 @@ HEARTBEAT_S = 5.0
 
 
 def run_training(*, workspace: Workspace, models_dir: Path, dataset_id: str, config: TrainConfig,
-                 owner: str = "local", on_event: Callable[[dict], None] | None = None) -> RunRecord:
+                 owner: str | None = None, on_event: Callable[[dict], None] | None = None) -> RunRecord:
     """Train on a mapped dataset and save the version; returns the finished run's record.
 
-    Raises ``MappingError`` (before any run is recorded) when the dataset has no saved mapping.
+    The run and the version belong to ``owner``, by default the workspace's viewer ("local"
+    without one). Raises ``NotFoundError`` for a dataset the viewer may not see and
+    ``MappingError`` for one with no saved mapping, in both cases before any run is recorded.
     """
+    owner = owner_name(workspace.viewer, owner)
     meta = workspace.get(dataset_id)
     if not meta.mapping or meta.mapped_rows is None:
         raise MappingError(f"Dataset '{meta.name}' has no saved mapping: save one on the Mapping page first.")

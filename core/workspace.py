@@ -8,6 +8,11 @@ sidecar updates are written to a temporary file and swapped in with ``os.replace
 
 User-supplied names are only ever stored as text: paths are built from generated ids, which are
 checked against a strict pattern before they touch the file system.
+
+A ``Workspace`` opened for a viewer (``core.access.Principal``) shows that user their own datasets,
+shared ones and, to an admin, all; any other id is "not found" with the very message of an id
+that does not exist. Deleting, sharing and saving a mapping need the owner or an admin. Without a
+viewer (the CLI, scripts, tests) nothing is filtered.
 """
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ import pandas as pd
 import pyarrow as pa
 
 from core import parquet_store
+from core.access import Principal, can_see, check_change, owner_name
 from core.errors import NotFoundError, TxlabError
 from core.schema import ColumnMapping
 
@@ -46,10 +52,12 @@ class DatasetMeta:
     rows: int
     columns: list[str]
     owner: str = "local"
+    shared: bool = False  # visible to every user (only the owner or an admin changes it)
     report: dict | None = None
     mapping: dict | None = None
     coercion: dict | None = None
     mapped_rows: int | None = None
+    mapped_by: str | None = None  # who saved the mapping
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -75,11 +83,12 @@ class ServerFile:
 
 
 class Workspace:
-    """All datasets under one data folder."""
+    """The datasets under one data folder, as ``viewer`` may see them (all when ``viewer`` is None)."""
 
-    def __init__(self, data_dir: str | os.PathLike) -> None:
+    def __init__(self, data_dir: str | os.PathLike, viewer: Principal | None = None) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.datasets_dir = self.data_dir / "datasets"
+        self.viewer = viewer
 
     def add_dataset(
         self,
@@ -88,10 +97,14 @@ class Workspace:
         name: str,
         source: str,
         report: dict | None = None,
-        owner: str = "local",
+        owner: str | None = None,
         extra: dict | None = None,
     ) -> DatasetMeta:
-        """Store a frame as a new dataset; nothing is left behind if writing fails."""
+        """Store a frame as a new dataset; nothing is left behind if writing fails.
+
+        It belongs to ``owner``, by default the viewer ("local" without one).
+        """
+        owner = owner_name(self.viewer, owner)
         self.datasets_dir.mkdir(parents=True, exist_ok=True)
         dataset_id = f"ds-{uuid.uuid4().hex[:12]}"
         meta = DatasetMeta(
@@ -118,7 +131,7 @@ class Workspace:
         return meta
 
     def list_datasets(self, owner: str | None = None) -> list[DatasetMeta]:
-        """Every stored dataset, newest first (optionally only one owner's)."""
+        """Every dataset the viewer may see, newest first (optionally only one owner's)."""
         if not self.datasets_dir.is_dir():
             return []
         metas = []
@@ -130,12 +143,12 @@ class Workspace:
             except (OSError, ValueError, TypeError):
                 log.warning("skipping unreadable dataset folder %s", folder.name)
                 continue
-            if owner is None or meta.owner == owner:
+            if (owner is None or meta.owner == owner) and can_see(self.viewer, meta.owner, meta.shared):
                 metas.append(meta)
         return sorted(metas, key=lambda m: m.created, reverse=True)
 
     def get(self, dataset_id: str) -> DatasetMeta:
-        """The sidecar of one dataset; ``NotFoundError`` for an unknown or malformed id."""
+        """The sidecar of one dataset; ``NotFoundError`` for an unknown, malformed or invisible id."""
         return self._read_meta(self._folder(dataset_id))
 
     def load_frame(self, dataset_id: str, columns: list[str] | None = None) -> pd.DataFrame:
@@ -163,19 +176,42 @@ class Workspace:
         """Store the mapping, its coercion report and the mapped table together."""
         folder = self._folder(dataset_id)
         meta = self._read_meta(folder)
+        self._check_change(meta, "change the mapping of")
         parquet_store.write_table(mapped, folder / _MAPPED)
         meta.mapping = mapping.to_dict()
         meta.coercion = coercion
         meta.mapped_rows = int(len(mapped))
+        meta.mapped_by = self.viewer.name if self.viewer is not None else meta.owner
         _write_json(meta.to_dict(), folder / _META)
         return meta
 
     def delete(self, dataset_id: str) -> None:
+        """Remove a dataset with its mapping (owner or admin only)."""
         folder = self._folder(dataset_id)
+        self._check_change(self._read_meta(folder), "delete")
         trash = folder.with_name(f".deleting-{folder.name}")
         folder.rename(trash)
         shutil.rmtree(trash, ignore_errors=True)
         log.info("deleted dataset %s", dataset_id)
+
+    def share(self, dataset_id: str, shared: bool) -> DatasetMeta:
+        """Let every user see and use the dataset (or stop that); owner or admin only."""
+        folder = self._folder(dataset_id)
+        meta = self._read_meta(folder)
+        self._check_change(meta, "share")
+        meta.shared = bool(shared)
+        _write_json(meta.to_dict(), folder / _META)
+        log.info("dataset %s %s", dataset_id, "shared" if meta.shared else "no longer shared")
+        return meta
+
+    def check_change(self, dataset_id: str, action: str) -> DatasetMeta:
+        """The sidecar, when the viewer may change what belongs to the dataset (owner or admin).
+
+        ``action`` names what is refused otherwise, e.g. "train a recommender for".
+        """
+        meta = self.get(dataset_id)
+        self._check_change(meta, action)
+        return meta
 
     def list_server_files(self) -> list[ServerFile]:
         """Table files placed directly in the data folder (not in sub-folders)."""
@@ -201,7 +237,18 @@ class Workspace:
         folder = self.datasets_dir / dataset_id
         if not (folder / _META).is_file():
             raise NotFoundError(f"Dataset {dataset_id!r} not found.")
+        if self.viewer is not None and not self.viewer.admin:
+            try:
+                meta = self._read_meta(folder)
+            except (OSError, ValueError, TypeError):
+                raise NotFoundError(f"Dataset {dataset_id!r} not found.") from None
+            if not can_see(self.viewer, meta.owner, meta.shared):
+                raise NotFoundError(f"Dataset {dataset_id!r} not found.")
         return folder
+
+    def _check_change(self, meta: DatasetMeta, action: str) -> None:
+        check_change(self.viewer, meta.owner, meta.shared, action=action, thing=f"dataset “{meta.name}”",
+                     not_found=f"Dataset {meta.id!r} not found.")
 
     @staticmethod
     def _read_meta(folder: Path) -> DatasetMeta:

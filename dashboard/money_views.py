@@ -77,9 +77,9 @@ def form_assumptions(values: list, ids: list[dict]) -> Assumptions:
     return Assumptions.from_dict({i["name"]: v for i, v in zip(ids, values)})
 
 
-def version_options(models_dir) -> tuple[list[dict], str | None]:
-    """Every version for the picker (newest first) and the one chosen by default: the active, else the newest."""
-    infos = ModelRegistry(models_dir).list_versions()
+def version_options(registry: ModelRegistry) -> tuple[list[dict], str | None]:
+    """Every version the registry's user may see (newest first) and the one chosen by default: their active, else the newest."""
+    infos = registry.list_versions()
     options = [{"label": f"{i.id} · {i.dataset_name or '?'}" + (" · active" if i.active else ""), "value": i.id} for i in infos]
     active = next((i.id for i in infos if i.active), infos[0].id if infos else None)
     return options, active
@@ -97,7 +97,7 @@ def run_analysis(model_ref: str, dataset_id: str, revenue_column: str, assumptio
     """Score (or read cached scores), build the ledgers, and return the page's key with the analysis."""
     settings = context.settings()
     require_labels(context.workspace(), dataset_id)
-    version, _ = cached_scores(context.workspace(), dataset_id, settings.models_dir, settings.cache_folder, model_ref, progress)
+    version, _ = cached_scores(context.workspace(), dataset_id, context.registry(), settings.cache_folder, model_ref, progress)
     if progress:
         progress("Computing profit and loss")
     key = make_key(version, dataset_id, revenue_column, assumptions)
@@ -105,14 +105,18 @@ def run_analysis(model_ref: str, dataset_id: str, revenue_column: str, assumptio
 
 
 def analysis(key: dict) -> Analysis:
-    """The analysis of a stored key, from the LRU or rebuilt (scores come from the disk cache)."""
-    workspace, settings = context.workspace(), context.settings()
+    """The analysis of a stored key, from the LRU or rebuilt (scores come from the disk cache).
+
+    The key comes from the browser: the user's stores check both ids before the LRU is read.
+    """
+    workspace, registry, settings = context.workspace(), context.registry(), context.settings()
+    registry.resolve(key["version"])
     fingerprint = data_version(workspace, key["dataset"]).fingerprint
     assumptions = Assumptions(**key["assumptions"])
     data_key = (key["version"], key["dataset"], fingerprint, key["revenue"])
 
     def load() -> MoneyData:
-        _, scores = cached_scores(workspace, key["dataset"], settings.models_dir, settings.cache_folder, key["version"])
+        _, scores = cached_scores(workspace, key["dataset"], registry, settings.cache_folder, key["version"])
         return money_data(workspace, key["dataset"], scores, key["revenue"])
 
     def build() -> Analysis:

@@ -4,12 +4,14 @@ explanation, the mapping check of a file, a batch scoring job and its result.
 Models are loaded through a small per-process LRU (``loaded_model``): a version's files are
 checked and its ``RowScorer`` built once, then reused by every user of this worker process.
 The cache holds models only (keyed by version and the time its description was written),
-nothing that belongs to one user.
+nothing that belongs to one user; every lookup first resolves the id through the caller's
+registry, so a user only ever gets a version they may see, cached or not.
 """
 from __future__ import annotations
 
 import base64
 import binascii
+import json
 import math
 import re
 import threading
@@ -31,7 +33,8 @@ from core.export import write_table
 from core.fraud_model import FraudModel
 from core.ingest import read_table
 from core.predict import ModelSchema, RowScore, RowScorer, model_schema, score_table
-from core.registry import ModelRegistry
+from core.access import Principal, can_see, owner_name
+from core.registry import ModelRegistry, as_registry, write_json
 from core.schema import ColumnMapping
 from core.scoring import SCORE_COLUMN, load_model
 from dashboard import figures
@@ -88,14 +91,15 @@ class _ModelCache:
         self._items: OrderedDict[tuple, CachedModel] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, models_dir: Path, ref: str) -> CachedModel:
-        version = ModelRegistry(models_dir).resolve(ref)
+    def get(self, registry: ModelRegistry, ref: str) -> CachedModel:
+        version = registry.resolve(ref)  # the visibility check, before the cache is read
+        models_dir = registry.models_dir
         key = (str(models_dir), version, _stamp(models_dir, version))
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
-        version, model, meta = load_model(models_dir, version)  # integrity-checked; outside the lock
+        version, model, meta = load_model(registry, version)  # integrity-checked; outside the lock
         entry = CachedModel(version, model, meta)
         with self._lock:
             self._items[key] = entry
@@ -108,11 +112,14 @@ class _ModelCache:
 _models = _ModelCache(CACHE_SIZE)
 
 
-def loaded_model(models_dir: Path, ref: str | None) -> CachedModel:
-    """The version ``ref`` (an id or "active"), loaded once per process; raises TxlabError when missing or damaged."""
+def loaded_model(registry: ModelRegistry | Path, ref: str | None) -> CachedModel:
+    """The version ``ref`` (an id or "active"), loaded once per process; raises TxlabError when missing or damaged.
+
+    ``registry`` is the page's (scoped to its user: another user's version is not found) or a models folder.
+    """
     if not ref:
         raise TxlabError("No model version chosen: train one on the Train page first.")
-    return _models.get(Path(models_dir), ref)
+    return _models.get(as_registry(registry), ref)
 
 
 def _stamp(models_dir: Path, version: str) -> int:
@@ -374,12 +381,15 @@ class BatchResult:
     top: pd.DataFrame
 
 
-def run_batch(*, workspace, models_dir: Path, cache_folder: Path, version: str | None, source: ScoreSource, fmt: str = "csv",
+def run_batch(*, workspace, registry: ModelRegistry, cache_folder: Path, version: str | None, source: ScoreSource, fmt: str = "csv",
               limits=None, on_progress: Callable[[float], None] | None = None) -> BatchResult:
-    """Score every row of ``source`` with ``version`` and write the scored table under ``cache/scored``."""
+    """Score every row of ``source`` with ``version`` and write the scored table under ``cache/scored``.
+
+    The file records its owner (the workspace's viewer): only they, or an admin, may download it.
+    """
     if fmt not in FORMATS:
         raise TxlabError(f"Unknown output format {fmt!r}: choose CSV or Parquet.")
-    entry = loaded_model(models_dir, version)
+    entry = loaded_model(registry, version)
     missing = missing_columns(entry.mapping, source.columns)
     if missing:
         raise TxlabError(f"“{source.name}” lacks column(s) {', '.join(repr(c) for _, c in missing)} that model version {entry.version} reads.")
@@ -394,6 +404,7 @@ def run_batch(*, workspace, models_dir: Path, cache_folder: Path, version: str |
     path = scored_path(cache_folder, token, fmt)
     prune(path.parent)
     write_table(scored, path)
+    write_json({"owner": owner_name(workspace.viewer), "version": entry.version}, _owner_path(path))
     threshold = float(entry.schema.threshold)
     edges, counts = score_bins(scores)
     return BatchResult(token=token, fmt=fmt, version=entry.version, source_name=source.name, rows=len(scored), threshold=threshold,
@@ -408,6 +419,22 @@ def scored_path(cache_folder: Path, token: str, fmt: str) -> Path:
     folder = Path(cache_folder) / "scored"
     folder.mkdir(parents=True, exist_ok=True)
     return folder / f"{token}.{fmt}"
+
+
+def owned_scored_path(cache_folder: Path, token: str, fmt: str, viewer: Principal | None) -> Path:
+    """A scored table ``viewer`` may download: one they scored (an admin: any); else "does not exist"."""
+    path = scored_path(cache_folder, token, fmt)
+    try:
+        owner = json.loads(_owner_path(path).read_text(encoding="utf-8"))["owner"]
+    except (OSError, ValueError, TypeError, KeyError):
+        owner = None
+    if not path.exists() or not isinstance(owner, str) or not can_see(viewer, owner):
+        raise TxlabError("That scored file does not exist: score the file again.")
+    return path
+
+
+def _owner_path(scored: Path) -> Path:
+    return scored.with_name(f"{scored.stem}.owner.json")
 
 
 def prune(folder: Path, keep_s: float = KEEP_FILES_S) -> None:

@@ -68,9 +68,12 @@ _cache: OrderedDict = OrderedDict()
 _lock = threading.Lock()
 
 
-def load_context(models_dir: Path, workspace: Workspace, version: str) -> RecommendContext:
-    """Everything the page recommends from for one model version (cached per process; see module doc)."""
-    registry = ModelRegistry(models_dir)
+def load_context(registry: ModelRegistry, workspace: Workspace, version: str) -> RecommendContext:
+    """Everything the page recommends from for one model version (cached per process; see module doc).
+
+    ``registry`` and ``workspace`` are the user's: the version and its dataset are checked before the cache is read.
+    """
+    models_dir = registry.models_dir
     version_id = registry.resolve(version)
     info = registry.get_info(version_id)  # model.json only: a version never changes once saved
     dataset_id = info.dataset_id
@@ -83,7 +86,7 @@ def load_context(models_dir: Path, workspace: Workspace, version: str) -> Recomm
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
-    _, model, meta = load_model(models_dir, version_id)  # integrity-checked on every (re)load
+    _, model, meta = load_model(registry, version_id)  # integrity-checked on every (re)load
     frame = workspace.load_mapped(dataset_id)
     category = find_category_column(frame)
     implicit, problem = None, None

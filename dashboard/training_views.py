@@ -14,14 +14,16 @@ from datetime import datetime, timezone
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from core.access import Principal
 from core.errors import TxlabError
 from core.registry import ModelRegistry
 from core.train_config import TRAIN_FIELDS, TrainConfig, TrainConfigError
-from dashboard import figures
+from dashboard import figures, sharing_views
 
 PARAM = "train-param"  # pattern-matching id type of the number and text fields
 FLAG = "train-flag"  # ... and of the on/off switches
 FEEDBACK = "train-feedback"
+SHARE = "models-share"  # pattern-matching id type of the versions table's "Shared" switches
 GRAPH_CONFIG = {"displaylogo": False, "responsive": True}
 LOG_ROWS = 50  # the epoch table sent with every live update stays small
 
@@ -235,9 +237,11 @@ def epoch_log(history: list[dict], top_k: int = 100) -> html.Div:
 
 
 def pick_run(runs, own_id: str | None, followed_id: str | None):
-    """The run a Train page shows: its own if running, the one it follows, anyone's newest running one, else its own last.
+    """The run a Train page shows: its own if running, the one it follows, the newest running one, else its own last.
 
-    ``runs`` is a ``core.runs.RunStore``; ids that no longer exist are skipped.
+    ``runs`` is a ``core.runs.RunStore`` scoped to the page's user, so only their runs are found (an
+    admin's store has everyone's: their own newest running run comes first). Ids that no longer
+    exist, or are someone else's, are skipped.
     """
     own, followed = _get_run(runs, own_id), _get_run(runs, followed_id)
     if own is not None and own.active:
@@ -245,15 +249,17 @@ def pick_run(runs, own_id: str | None, followed_id: str | None):
     if followed is not None:
         return followed
     running = runs.running()
-    return running[0] if running else own
+    viewer = getattr(runs, "viewer", None)
+    mine = [r for r in running if viewer is not None and r.owner == viewer.name]
+    return (mine or running or [own])[0]
 
 
-def version_metrics(models_dir, record) -> dict | None:
+def version_metrics(registry: ModelRegistry, record) -> dict | None:
     """The saved version's metrics for a finished run (None when it is gone: the history decides)."""
     if not record.version:
         return None
     try:
-        return ModelRegistry(models_dir).get_info(record.version).metrics or None
+        return registry.get_info(record.version).metrics or None
     except TxlabError:
         return None
 
@@ -342,11 +348,18 @@ def dataset_status(meta) -> dbc.Alert | html.P:
                    dbc.Badge("mapping saved", color="success", className="ms-1")], id="train-dataset-name", className="mb-2")
 
 
-def versions_table(infos: list, selected: str | None = None) -> dbc.Table | html.P:
-    """Every version: created, dataset, metrics, best baseline AP, status, active marker."""
+def versions_table(infos: list, selected: str | None = None, viewer: Principal | None = None) -> dbc.Table | html.P:
+    """Every version ``viewer`` sees: created, dataset, metrics, best baseline AP, status, sharing, active marker.
+
+    Admins also see each version's owner; the owner (or an admin) gets a "Shared" switch. Without
+    a viewer (no accounts: one user) there is no sharing column.
+    """
     if not infos:
         return html.P(["No model versions yet. ", dcc.Link("Train one", href="/train"), "."], className="text-muted", id="models-empty")
-    head = ["Created", "Version", "Dataset", "AP", "ROC AUC", "P@k", "Best baseline AP", "Status", ""]
+    owners = sharing_views.show_owner(viewer)
+    sharing = viewer is not None
+    head = ["Created", "Version", "Dataset", *(["Owner"] if owners else []), "AP", "ROC AUC", "P@k", "Best baseline AP", "Status",
+            *(["Shared"] if sharing else []), ""]
     rows = []
     for info in infos:
         m = info.metrics or {}
@@ -356,11 +369,13 @@ def versions_table(infos: list, selected: str | None = None) -> dbc.Table | html
                 html.Td(_when(info.created)),
                 html.Td(info.id, className="txlab-col small"),
                 html.Td(info.dataset_name or info.dataset_id or "–"),
+                *([sharing_views.owner_cell(info.owner)] if owners else []),
                 html.Td(_fmt(m.get("average_precision"), 3), className="text-end"),
                 html.Td(_fmt(m.get("roc_auc"), 3), className="text-end"),
                 html.Td(_fmt(m.get("precision_at_k"), 3), className="text-end"),
                 html.Td(_fmt(baseline_ap, 3), className="text-end"),
                 html.Td(info.status),
+                *([sharing_views.share_cell(SHARE, info.id, info.id, info.owner, info.shared, viewer)] if sharing else []),
                 html.Td(dbc.Badge("active", color="success", className="txlab-active") if info.active else None),
             ],
             className="table-active" if info.id == selected else None,

@@ -85,6 +85,17 @@ def test_a_run_whose_process_died_shows_as_failed(store):
     assert json.loads((store.runs_dir / run.id / "run.json").read_text())["status"] == "failed"  # rewritten
 
 
+def test_a_run_on_another_machine_is_judged_by_its_heartbeat_not_by_a_local_pid(store, monkeypatch):
+    dead_pid = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+    run = _start(store)
+    _edit_record(store, run.id, pid=int(dead_pid), host="gpu-box-2")  # a Celery worker's run elsewhere
+    assert store.get(run.id).status == "running"  # that pid means nothing on this machine
+    later = datetime.now(timezone.utc) + timedelta(seconds=store.stale_after_s + 1)
+    monkeypatch.setattr(core.runs, "_utcnow", lambda: later)
+    assert store.get(run.id).status == "failed"  # silent for too long: failed, wherever it ran
+
+
 def test_a_silent_run_becomes_failed_and_comes_back_if_it_was_only_slow(store, monkeypatch):
     long_ago = datetime.now(timezone.utc) - timedelta(minutes=10)
     monkeypatch.setattr(core.runs, "_utcnow", lambda: long_ago)

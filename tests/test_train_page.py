@@ -228,8 +228,9 @@ def test_follow_renders_a_running_run_from_its_record_and_keeps_polling(train_pa
 
 
 def test_another_browser_follows_the_newest_running_run_and_says_whose(train_page, models_dir):
+    """The local user is an admin: with no run of its own it follows anyone's newest one."""
     runs = RunStore(models_dir)
-    older, newer = _start(models_dir, name="older-data"), _start(models_dir, name="newer-data", owner="alice")
+    older, newer = _start(models_dir, name="older-data", owner="bob"), _start(models_dir, name="newer-data", owner="alice")
     try:
         out = _follow(train_page)
         assert out["followed"] == newer.id

@@ -20,7 +20,7 @@ from core.errors import MappingError, TxlabError
 from core.finance.assumptions import Assumptions
 from core.finance.ledger import Ledger
 from core.finance.revenue import RevenueReport, detect_revenue_column, parse_revenue
-from core.registry import ModelRegistry
+from core.registry import ModelRegistry, as_registry
 from core.result_cache import data_version
 from core.scoring import load_model, score_frame
 from core.workspace import Workspace
@@ -80,12 +80,16 @@ def revenue_options(workspace: Workspace, dataset_id: str) -> tuple[list[str], s
     return options, detect_revenue_column(options)
 
 
-def cached_scores(workspace: Workspace, dataset_id: str, models_dir: Path, cache_folder: Path, model_ref: str,
+def cached_scores(workspace: Workspace, dataset_id: str, models_dir: ModelRegistry | Path, cache_folder: Path, model_ref: str,
                   progress: Callable[[str], None] | None = None) -> tuple[str, np.ndarray]:
-    """``(version id, scores of every mapped row)``, from the disk cache or by scoring now."""
+    """``(version id, scores of every mapped row)``, from the disk cache or by scoring now.
+
+    ``models_dir`` is a registry scoped to a viewer (checked before the cache is read) or a models folder.
+    """
     say = progress or (lambda text: None)
     dataset_version = data_version(workspace, dataset_id)
-    version = ModelRegistry(models_dir).resolve(model_ref)
+    registry = as_registry(models_dir)
+    version = registry.resolve(model_ref)
     path = Path(cache_folder) / SCORES_FOLDER / f"{version}-{dataset_version.fingerprint}.npy"
     if path.is_file():
         try:
@@ -95,7 +99,7 @@ def cached_scores(workspace: Workspace, dataset_id: str, models_dir: Path, cache
         except (OSError, ValueError) as error:
             log.warning("cached scores %s unreadable (%s): scoring again", path.name, error)
     say("Loading the model")
-    version, model, meta = load_model(models_dir, version)
+    version, model, meta = load_model(registry, version)
     data_meta = workspace.get(dataset_id)
     say(f"Scoring {data_meta.mapped_rows or 0:,} transactions")
     scores = _score(workspace, dataset_id, data_meta, model, meta)

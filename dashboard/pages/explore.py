@@ -11,7 +11,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
-from core.errors import TxlabError
+from core.errors import NotFoundError, TxlabError
 from dashboard import context
 from dashboard import explore_views as views
 from dashboard.alerts import error_alert
@@ -71,6 +71,8 @@ def show_controls(dataset_id: str | None):
     try:
         results = views.open_dataset(dataset_id)
         c = views.controls(results)
+    except NotFoundError as error:  # deleted, or not this user's
+        return _pointer(f"{error} ", "Choose one on the Data page", "/", "explore-not-found", color="warning"), *blank
     except TxlabError as error:
         return _pointer(f"{error} ", "Open the Mapping page", "/mapping", "explore-not-mapped", color="warning"), *blank
     except Exception as error:  # noqa: BLE001 - every failure becomes an alert

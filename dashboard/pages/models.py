@@ -1,17 +1,17 @@
-"""Models page: every saved version with its metrics, one version's curves and settings, two compared,
-the active version, deletion, and the recent training runs."""
+"""Models page: every version the user may see with its metrics, one version's curves and settings, two
+compared, the user's active version, sharing, deletion, and the recent training runs."""
 from __future__ import annotations
 
 import time
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, callback, dcc, html, no_update
+from dash import ALL, Input, Output, State, callback, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from core.registry import ModelRegistry
-from core.runs import RunStore
-from dashboard import context
+from core.access import can_change
+from core.errors import NotFoundError
+from dashboard import context, sharing_views
 from dashboard import training_views as views
 from dashboard.alerts import error_alert, info_alert
 
@@ -68,7 +68,7 @@ def layout(version: str | None = None, **_query) -> html.Div:
 )
 def list_versions(_changed, _refresh, _poll, selected: str | None, other: str | None):
     """Fill the pickers, keeping choices that still exist (else the active or newest version)."""
-    infos = ModelRegistry(context.settings().models_dir).list_versions()
+    infos = context.registry().list_versions()
     ids = [i.id for i in infos]
     chosen = selected if selected in ids else next((i.id for i in infos if i.active), ids[0] if ids else None)
     options = views.version_options(infos)
@@ -80,13 +80,13 @@ def list_versions(_changed, _refresh, _poll, selected: str | None, other: str | 
 @callback(Output("models-runs", "children"), Output("models-poll", "disabled"), _CHANGED, _REFRESH, _POLL)
 def show_runs(_changed, _refresh, _poll):
     """Recent runs; while one is in progress the page polls, so its end (and new version) shows up."""
-    records = RunStore(context.settings().models_dir).list_runs(limit=RECENT_RUNS)
+    records = context.runs().list_runs(limit=RECENT_RUNS)
     return views.runs_table(records), not any(r.active for r in records)
 
 
 @callback(Output("models-table", "children"), Input("models-version", "value"), _CHANGED, _REFRESH, _POLL)
 def show_table(selected: str | None, _changed, _refresh, _poll):
-    return views.versions_table(ModelRegistry(context.settings().models_dir).list_versions(), selected)
+    return views.versions_table(context.registry().list_versions(), selected, sharing_views.table_viewer())
 
 
 @callback(
@@ -97,16 +97,25 @@ def show_table(selected: str | None, _changed, _refresh, _poll):
     _CHANGED,
 )
 def show_version(version: str | None, _changed):
-    """One version's curves, metrics and settings, after its files pass the integrity check."""
+    """One version's curves, metrics and settings, after its files pass the integrity check.
+
+    Delete stays off for a version shared by someone else (only its owner or an admin may delete it).
+    """
     if not version:
         return html.P("No version chosen.", className="text-muted"), True, True
-    registry = ModelRegistry(context.settings().models_dir)
+    registry = context.registry()
     try:
         info = registry.get_info(version)
+    except NotFoundError as error:
+        return error_alert(error, f"Could not open model version {version}"), True, True
+    except Exception as error:  # noqa: BLE001 - a damaged model.json: shown, and it can still be deleted (the registry checks by whom)
+        return error_alert(error, f"Could not open model version {version}"), True, False
+    deletable = can_change(context.principal(), info.owner)
+    try:
         loaded = registry.load(version)
     except Exception as error:  # noqa: BLE001 - an integrity failure is shown, never loaded
-        return error_alert(error, f"Could not open model version {version}"), True, False
-    return views.version_detail(info, loaded.history), info.active, False
+        return error_alert(error, f"Could not open model version {version}"), True, not deletable
+    return views.version_detail(info, loaded.history), info.active, not deletable
 
 
 @callback(Output("models-compare-view", "children"), Input("models-version", "value"), Input("models-compare", "value"))
@@ -116,7 +125,7 @@ def show_comparison(version: str | None, other: str | None):
         return html.P("Choose a second version to compare.", className="text-muted", id="models-compare-hint")
     if other == version:
         return html.P("Choose a different version to compare.", className="text-muted", id="models-compare-hint")
-    registry = ModelRegistry(context.settings().models_dir)
+    registry = context.registry()
     try:
         a, b = registry.get_info(version), registry.get_info(other)
         a_history, b_history = registry.load(version).history, registry.load(other).history
@@ -146,11 +155,11 @@ def ask_delete(n_clicks, version: str | None):
     prevent_initial_call=True,
 )
 def mark_active(n_clicks, version: str | None):
-    """Make the chosen version the one scoring uses by default."""
+    """Make the chosen version the one this user's scoring uses by default (each user has their own)."""
     if not n_clicks or not version:
         raise PreventUpdate
     try:
-        ModelRegistry(context.settings().models_dir).set_active(version)
+        context.registry().set_active(version)
     except Exception as error:  # noqa: BLE001
         return no_update, error_alert(error, "Could not mark the version active")
     return time.time(), info_alert(f"Model version {version} is now active: scoring uses it by default.")
@@ -168,10 +177,33 @@ def delete_version(submitted, version: str | None):
     if not submitted or not version:
         raise PreventUpdate
     try:
-        ModelRegistry(context.settings().models_dir).delete(version)
+        context.registry().delete(version)
     except Exception as error:  # noqa: BLE001
         return no_update, error_alert(error, "Could not delete the version")
     return time.time(), info_alert(f"Deleted model version {version}.", color="secondary")
+
+
+@callback(
+    Output("models-changed", "data", allow_duplicate=True),
+    Output("models-action", "children", allow_duplicate=True),
+    Input({"type": views.SHARE, "index": ALL}, "value"),
+    prevent_initial_call=True,
+)
+def share_version(_values):
+    """Share the version whose switch was flipped with everyone, or stop sharing it (owner or admin)."""
+    version, shared = sharing_views.share_request()
+    registry = context.registry()
+    try:
+        if registry.get_info(version).shared == shared:
+            raise PreventUpdate  # the table was drawn, nothing was flipped
+        registry.share(version, shared)
+    except PreventUpdate:
+        raise
+    except Exception as error:  # noqa: BLE001
+        return no_update, error_alert(error, "Could not change the sharing")
+    message = (f"Model version {version} is shared: every user can score and compare with it." if shared
+               else f"Model version {version} is no longer shared.")
+    return time.time(), info_alert(message, color="info" if shared else "secondary")
 
 
 def _section(title: str, body: list, tool=None) -> dbc.Card:

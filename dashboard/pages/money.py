@@ -77,8 +77,7 @@ def layout(**_query) -> html.Div:
 )
 def fill_pickers(dataset_id: str | None, model: str | None):
     """Versions (the active one by default) and mapped datasets (the session's one by default)."""
-    settings = context.settings()
-    options, active = views.version_options(settings.models_dir)
+    options, active = views.version_options(context.registry())
     datasets = [m for m in context.workspace().list_datasets() if m.mapping]
     dataset_options = [{"label": f"{m.name} · {m.mapped_rows or m.rows:,} rows", "value": m.id} for m in datasets]
     chosen = dataset_id if any(m.id == dataset_id for m in datasets) else None

@@ -11,7 +11,6 @@ from dash import ALL, MATCH, Input, Output, State, callback, dcc, html, no_updat
 from dash.exceptions import PreventUpdate
 
 from core.explain import explain_row
-from core.registry import ModelRegistry
 from dashboard import context
 from dashboard import predict_views as views
 from dashboard import training_views
@@ -67,7 +66,7 @@ def layout(version: str | None = None, **_query) -> html.Div:
 @callback(Output("predict-version", "options"), Output("predict-version", "value"), Input("predict-version", "id"), State("predict-version", "value"))
 def list_versions(_id, selected: str | None):
     """Every saved version; the active one chosen unless the address named another."""
-    infos = ModelRegistry(context.settings().models_dir).list_versions()
+    infos = context.registry().list_versions()
     chosen = views.version_choice(infos, selected)
     # Always sent, even unchanged: the form below waits for this callback, and no_update would never build it.
     return training_views.version_options(infos), chosen
@@ -87,7 +86,7 @@ def show_form(version: str | None):
     if not version:
         return None, html.P(["No model yet: ", dcc.Link("train one", href="/train"), " first."], className="text-muted", id="predict-no-model"), 0.5, True, None
     try:
-        entry = views.loaded_model(context.settings().models_dir, version)
+        entry = views.loaded_model(context.registry(), version)
         schema = entry.schema
     except Exception as error:  # noqa: BLE001 - integrity or format failures are shown, not raised
         return None, error_alert(error, f"Could not open model version {version}"), no_update, True, None
@@ -106,7 +105,7 @@ def search_values(search: str | None, value: str | None, id_: dict, version: str
     """Known values matching what is typed, plus the typed value itself (flagged when new to the model)."""
     name = id_["name"]
     try:
-        schema = views.loaded_model(context.settings().models_dir, version).schema
+        schema = views.loaded_model(context.registry(), version).schema
     except Exception:  # noqa: BLE001 - the form shows the load error already
         raise PreventUpdate from None
     spec = next((f for f in schema.fields if f.name == name), None)
@@ -143,7 +142,7 @@ def score(n_clicks, version, cat, cat_ids, num, num_ids, times, time_ids, thresh
         raise PreventUpdate
     try:
         values = views.form_values(cat, cat_ids, num, num_ids, times, time_ids)
-        entry = views.loaded_model(context.settings().models_dir, version)
+        entry = views.loaded_model(context.registry(), version)
         row = entry.scorer.score(values, threshold=0.5 if threshold is None else float(threshold))
         explanation = explain_row(entry.scorer, values)
     except Exception as error:  # noqa: BLE001 - input and integrity errors become alerts

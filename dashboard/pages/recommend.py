@@ -1,7 +1,8 @@
 """Recommend page: merchants for a user and merchants like a merchant, from learned embeddings.
 
 Two embedding sources: the chosen fraud model's own merchant embeddings, and an implicit-feedback
-(BPR) model of the same dataset trained here as a background job. The job also evaluates both
+model of the same dataset (merchant embeddings, a user as the mean of their merchants';
+``core.recommend.softmax``) trained here as a background job. The job also evaluates both
 against popularity (HR@10, NDCG@10 on each user's latest new merchant); the page recommends with
 the better one unless told otherwise, and shows the table as the evidence.
 """
@@ -16,7 +17,6 @@ from dash.exceptions import PreventUpdate
 
 from core.recommend import build_recommender, recommend_for_user, recommender_folder, save_implicit, similar_merchants
 from core.recommend.projection import merchant_map
-from core.registry import ModelRegistry
 from core.scoring import load_model
 from dashboard import context, figures
 from dashboard import recommend_views as views
@@ -34,7 +34,7 @@ _FILTERS = [Input("recommend-k", "value"), Input("recommend-max-fraud", "value")
 
 
 def layout(**_query) -> html.Div:
-    infos = ModelRegistry(context.settings().models_dir).list_versions()
+    infos = context.registry().list_versions()
     chosen = next((i.id for i in infos if i.active), infos[0].id if infos else None)
     return html.Div(
         [
@@ -200,13 +200,15 @@ def train_recommender(set_progress, n_clicks, version: str | None):
         raise PreventUpdate
     if not version:
         return dash.no_update, _no_model()
-    settings = context.settings()
+    registry = context.registry()
     try:
-        version_id, model, meta = load_model(settings.models_dir, version)
-        frame = context.workspace().load_mapped(meta["dataset_id"])
+        version_id, model, meta = load_model(registry, version)
+        workspace = context.workspace()
+        workspace.check_change(meta["dataset_id"], "train a recommender for")  # one per dataset: its owner's
+        frame = workspace.load_mapped(meta["dataset_id"])
         build = build_recommender(frame, fraud_model=model, dataset_id=meta["dataset_id"], on_progress=lambda text: set_progress((text,)))
         build.model.info["fraud_model_version"] = version_id
-        save_implicit(build.model, recommender_folder(settings.models_dir, meta["dataset_id"]))
+        save_implicit(build.model, recommender_folder(registry.models_dir, meta["dataset_id"]))
     except Exception as error:  # noqa: BLE001
         set_progress(("",))
         return dash.no_update, error_alert(error, "Could not train the recommender")
@@ -217,8 +219,7 @@ def train_recommender(set_progress, n_clicks, version: str | None):
 
 
 def _context(version: str) -> views.RecommendContext:
-    settings = context.settings()
-    return views.load_context(settings.models_dir, context.workspace(), version)
+    return views.load_context(context.registry(), context.workspace(), version)
 
 
 def _no_model() -> dbc.Alert:

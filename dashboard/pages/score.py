@@ -14,7 +14,6 @@ from dash.exceptions import PreventUpdate
 
 from core.datasets import limits_from
 from core.errors import TxlabError
-from core.registry import ModelRegistry
 from dashboard import context
 from dashboard import predict_views as views
 from dashboard import training_views
@@ -86,7 +85,7 @@ def layout(version: str | None = None, **_query) -> html.Div:
 
 @callback(Output("score-version", "options"), Output("score-version", "value"), Input("score-version", "id"), State("score-version", "value"))
 def list_versions(_id, selected: str | None):
-    infos = ModelRegistry(context.settings().models_dir).list_versions()
+    infos = context.registry().list_versions()
     chosen = views.version_choice(infos, selected)
     # Always sent, even unchanged: the mapping check waits for this callback, and no_update would never run it.
     return training_views.version_options(infos), chosen
@@ -148,7 +147,7 @@ def check_mapping(version: str | None, source_value: str | None, upload: dict | 
         return html.P("Choose a dataset or upload a file.", className="text-muted"), True
     settings = context.settings()
     try:
-        entry = views.loaded_model(settings.models_dir, version)
+        entry = views.loaded_model(context.registry(), version)
         source = views.resolve_source(context.workspace(), settings.cache_folder, source_value, upload)
     except Exception as error:  # noqa: BLE001
         return error_alert(error, "Cannot score this yet"), True
@@ -186,7 +185,7 @@ def score(set_progress, n_clicks, version, source_value, upload, fmt):
     set_progress((0, "Reading the data…"))
     try:
         source = views.resolve_source(context.workspace(), settings.cache_folder, source_value, upload)
-        result = views.run_batch(workspace=context.workspace(), models_dir=settings.models_dir, cache_folder=settings.cache_folder,
+        result = views.run_batch(workspace=context.workspace(), registry=context.registry(), cache_folder=settings.cache_folder,
                                  version=version, source=source, fmt=fmt or "csv", limits=limits_from(settings), on_progress=on_progress)
     except Exception as error:  # noqa: BLE001
         set_progress((0, ""))
@@ -206,9 +205,7 @@ def download(n_clicks, scored: dict | None):
     if not n_clicks or not scored:
         raise PreventUpdate
     try:
-        path = views.scored_path(context.settings().cache_folder, scored.get("id"), scored.get("fmt"))
-    except TxlabError:  # not an id this app issued
+        path = views.owned_scored_path(context.settings().cache_folder, scored.get("id"), scored.get("fmt"), context.principal())
+    except TxlabError:  # not an id this app issued to this user, or pruned since
         raise PreventUpdate from None
-    if not path.exists():
-        raise PreventUpdate
     return dcc.send_file(str(path), filename=views.download_name(scored.get("name") or "scored", scored["fmt"]))

@@ -4,6 +4,7 @@ The job (``core.training_job.run_training``) streams every event through ``set_p
 as full figures. How a run ended, and every view of a run this browser did not start (a
 reload, another browser), comes from the run's record on disk (``core.runs.RunStore``),
 polled once a second by ``follow`` while a run is in progress: one rendering for all cases.
+Runs are read through the user's own ``context.runs()``: a page follows only that user's runs.
 """
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from dash import ALL, Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
 from core.errors import TxlabError
-from core.runs import RunStore
 from core.train import TrainConfigError
 from core.training_job import run_training  # imported here so every job process inherits torch
 from dashboard import context
@@ -166,7 +166,7 @@ def train(set_progress, n_clicks, values, ids, flags, flag_ids, dataset_id):
         set_progress((*views.live_outputs(live), live.run_id, live.run_id, None, None, None))
 
     settings = context.settings()
-    try:
+    try:  # the user's workspace: their datasets or shared ones; the run and version are theirs
         run_training(workspace=context.workspace(), models_dir=settings.models_dir, dataset_id=dataset_id, config=config, on_event=on_event)
     except Exception as error:  # noqa: BLE001 - e.g. no saved mapping: nothing was started
         return error_alert(error, "Could not start training")
@@ -192,16 +192,15 @@ def follow(_ticks, own_id: str | None, followed_id: str | None, live_job: bool =
     """
     if live_job:
         raise PreventUpdate
-    settings = context.settings()
     try:
-        record = views.pick_run(RunStore(settings.models_dir), own_id, followed_id)
+        record = views.pick_run(context.runs(), own_id, followed_id)
     except Exception as error:  # noqa: BLE001
         return (*views.idle_outputs(), error_alert(error, "Could not read the training runs"), None, True, True, None)
     if record is None:
         return (*views.idle_outputs(), None, None, True, True, None)
     live = views.LiveRun.from_record(record)
     running = record.active
-    result = None if running else views.result_view(record, views.version_metrics(settings.models_dir, record))
+    result = None if running else views.result_view(record, views.version_metrics(context.registry(), record))
     return (*views.live_outputs(live), views.follow_note(live, own=record.id == own_id), record.id, not running, not running, result)
 
 
@@ -218,7 +217,7 @@ def cancel(n_clicks, followed_id: str | None, own_id: str | None):
     if not n_clicks or not run_id:
         raise PreventUpdate
     try:
-        RunStore(context.settings().models_dir).request_cancel(run_id)
+        context.runs().request_cancel(run_id)
     except Exception as error:  # noqa: BLE001
         return error_alert(error, "Could not cancel the run")
     return html.Span([html.I(className="bi bi-hourglass-split me-1"), "Stop requested: the run ends after its current step."], id="train-cancel-requested")
