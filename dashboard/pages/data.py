@@ -9,15 +9,18 @@ import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
+from core.access import can_change
 from core.datasets import generate_dataset, import_table, limits_from, preview_records
 from core.errors import TxlabError
 from core.synth import SynthConfig
-from dashboard import components, context
+from dashboard import components, context, sharing_views
 from dashboard.alerts import error_alert, info_alert
+from dashboard.streamed_upload import import_upload
 
 dash.register_page(__name__, path="/", name="Data", title="txlab · Data", order=0)
 
 PREVIEW_ROWS = 20
+SHARE = "data-share"  # pattern-matching id type of the dataset list's "Shared" switches
 
 
 def layout(**_query) -> html.Div:
@@ -27,6 +30,7 @@ def layout(**_query) -> html.Div:
             dcc.Store(id="data-created"),
             dcc.Store(id="data-pending-delete"),
             dcc.Store(id="data-deleted"),
+            dcc.Store(id="data-stream-done"),
             html.H3("Data"),
             html.P("Bring in transactions: upload a file, load one from the server's data folder, or simulate a realistic dataset.", className="text-muted"),
             dbc.Row(
@@ -37,6 +41,7 @@ def layout(**_query) -> html.Div:
                 ],
                 className="g-3",
             ),
+            dbc.Row(dbc.Col(_stream_card(settings.max_stream_mb)), className="g-3 mt-0"),
             dcc.Loading(html.Div(id="data-result", className="mt-3"), type="default", delay_show=300),
             html.H4("Stored datasets", className="mt-4"),
             html.Div(id="data-list"),
@@ -67,7 +72,7 @@ def _upload_card(max_mb: int) -> dbc.Card:
                     className_active="txlab-upload-active",
                     className_reject="txlab-upload-reject",
                 ),
-                html.Div(f"Up to {max_mb} MB. Larger files: copy them into the data folder and load them from the server.", className="form-text", id="data-upload-limit", **{"data-max-bytes": str(max_mb * 1024 * 1024)}),
+                html.Div(f"Up to {max_mb} MB. Larger files: use “Large file” below, or copy them into the data folder and load them from the server.", className="form-text", id="data-upload-limit", **{"data-max-bytes": str(max_mb * 1024 * 1024)}),
                 html.Div(id="data-upload-error", className="text-danger small mt-1"),
             ]
         ),
@@ -221,26 +226,35 @@ def choose_dataset(created: str | None, _uses, deleted: str | None, current: str
 
 @callback(Output("data-list", "children"), Input("app-dataset", "data"), Input("data-deleted", "data"))
 def list_datasets(current: str | None, _deleted):
+    """The user's datasets and shared ones (an admin: everyone's, with an Owner column); the owner may share or delete."""
     metas = context.workspace().list_datasets()
     if not metas:
         return html.P("No datasets yet.", className="text-muted", id="data-list-empty")
-    head = html.Thead(html.Tr([html.Th(h, className="text-end" if h in ("Rows", "Columns") else None) for h in ("Name", "Source", "Rows", "Columns", "Mapped", "Created", "")]))
+    viewer = context.principal()
+    shown_for = sharing_views.table_viewer()  # None without accounts: no Owner or Shared column
+    owners = sharing_views.show_owner(shown_for)
+    titles = ("Name", *(["Owner"] if owners else []), "Source", "Rows", "Columns", "Mapped", "Created", *(["Shared"] if shown_for else []), "")
+    head = html.Thead(html.Tr([html.Th(h, className="text-end" if h in ("Rows", "Columns") else None) for h in titles]))
     rows = []
     for meta in metas:
         active = meta.id == current
+        mine = can_change(viewer, meta.owner)
         rows.append(
             html.Tr(
                 [
                     html.Td([html.Span(meta.name, className="txlab-col"), dbc.Badge("in use", color="success", className="ms-2") if active else None]),
+                    *([sharing_views.owner_cell(meta.owner)] if owners else []),
                     html.Td(meta.source),
                     html.Td(f"{meta.rows:,}", className="text-end"),
                     html.Td(len(meta.columns), className="text-end"),
                     html.Td(html.I(className="bi bi-check-lg text-success") if meta.mapping else "–"),
                     html.Td(meta.created.replace("T", " ")[:16]),
+                    *([sharing_views.share_cell(SHARE, meta.id, meta.name, meta.owner, meta.shared, viewer)] if shown_for else []),
                     html.Td(
                         [
                             dbc.Button("Use", id={"type": "data-use", "index": meta.id}, size="sm", color="outline-primary", className="me-1", disabled=active),
-                            dbc.Button(html.I(className="bi bi-trash"), id={"type": "data-delete", "index": meta.id}, size="sm", color="outline-danger", title=f"Delete {meta.name}"),
+                            dbc.Button(html.I(className="bi bi-trash"), id={"type": "data-delete", "index": meta.id}, size="sm", color="outline-danger",
+                                       title=f"Delete {meta.name}" if mine else f"Only {meta.owner} can delete it", disabled=not mine),
                         ],
                         className="text-end text-nowrap",
                     ),
@@ -289,6 +303,79 @@ def delete_dataset(n_clicks: int | None, dataset_id: str | None):
     except Exception as error:  # noqa: BLE001
         return no_update, False, error_alert(error, "Could not delete the dataset")
     return dataset_id, False, info_alert(f"Deleted “{meta.name}”.", color="secondary")
+
+
+@callback(
+    Output("data-result", "children", allow_duplicate=True),
+    Input({"type": SHARE, "index": ALL}, "value"),
+    prevent_initial_call=True,
+)
+def share_dataset(_values):
+    """Share the dataset whose switch was flipped with everyone, or stop sharing it (owner or admin)."""
+    dataset_id, shared = sharing_views.share_request()
+    workspace = context.workspace()
+    try:
+        if workspace.get(dataset_id).shared == shared:
+            raise PreventUpdate  # the list was drawn, nothing was flipped
+        meta = workspace.share(dataset_id, shared)
+    except PreventUpdate:
+        raise
+    except Exception as error:  # noqa: BLE001
+        return error_alert(error, "Could not change the sharing")
+    if shared:
+        return info_alert(f"“{meta.name}” is shared: every user can explore it and train on it; only its owner or an admin can change or delete it.", color="info")
+    return info_alert(f"“{meta.name}” is no longer shared.", color="secondary")
+
+
+# --- large files: sent in chunks by assets/stream_upload.js to dashboard/streamed_upload.py ---
+
+
+def _stream_card(max_mb: int) -> dbc.Card:
+    """The large-file upload: a file input (added by the script), its progress bar, Cancel and errors."""
+    limit = components.human_bytes(max_mb * 1024 * 1024).replace(".0 ", " ")
+    title = html.Label(f"Large file (up to {limit})", htmlFor="data-stream-file", className="mb-0")
+    running = html.Div(
+        [
+            dbc.Progress(id="data-stream-progress", value=0, label="", className="flex-grow-1", style={"height": "1.25rem"}),
+            dbc.Button("Cancel", id="data-stream-cancel", size="sm", color="outline-secondary", disabled=True),
+        ],
+        id="data-stream-running",
+        className="d-flex align-items-center gap-2 mt-2",
+        style={"display": "none"},
+    )
+    body = html.Div(
+        [
+            html.H5([html.I(className="bi bi-cloud-arrow-up me-2"), title]),
+            html.Div(id="data-stream-picker"),
+            html.Div("Sent in pieces straight to the server's disk, with progress; then read like an upload.", className="form-text"),
+            running,
+            html.Div(id="data-stream-status", className="small text-muted mt-1"),
+            html.Div(id="data-stream-error", className="alert alert-danger small py-2 mt-2 mb-0", role="alert", style={"display": "none"}),
+        ],
+        id="data-stream",
+        className="txlab-stream-upload",
+        **{"data-max-bytes": str(max_mb * 1024 * 1024), "data-accept": ".csv,.gz,.tsv,.txt,.parquet,.pq"},
+    )
+    return dbc.Card(dbc.CardBody(body))
+
+
+@callback(
+    Output("data-result", "children", allow_duplicate=True),
+    Output("data-created", "data", allow_duplicate=True),
+    Output("data-stream-status", "children"),
+    Input("data-stream-done", "data"),
+    prevent_initial_call=True,
+)
+def import_streamed(done: dict | None):
+    """Store a finished large-file upload as a dataset, with the same report and preview as an upload."""
+    if not isinstance(done, dict) or not done.get("id"):
+        raise PreventUpdate
+    name = str(done.get("name") or "the file")
+    try:
+        result = import_upload(str(done["id"]))
+    except Exception as error:  # noqa: BLE001 - every failure becomes an alert
+        return error_alert(error, f"Could not read {name}"), no_update, ""
+    return _imported_view(result.meta.id), result.meta.id, f"“{result.meta.name}” uploaded and stored."
 
 
 def _imported_view(dataset_id: str) -> html.Div:
