@@ -106,3 +106,10 @@ def test_private_folders_are_0700_only_when_created_here(tmp_path):
     write_private_file(made / "f.json", '{"a": 1}')
     assert (made / "f.json").read_text() == '{"a": 1}' and stat.S_IMODE(os.stat(made / "f.json").st_mode) == 0o600
     assert [p.name for p in made.iterdir()] == ["f.json"]
+
+
+def test_every_setting_has_a_flag_on_txlab_run():
+    from dashboard.cli import run
+
+    flags = {param.name for param in run.params}
+    assert [s.name for s in SETTINGS if s.name not in flags] == []
