@@ -269,10 +269,10 @@ def users_list(data_dir: str | None) -> None:
     if not accounts:
         click.echo("no users (add one with: txlab users add NAME --admin)", err=True)
         return
-    width = max(len(a.name) for a in accounts)
+    width = max(len("name"), *(len(a.name) for a in accounts))
     click.echo(f"{'name':<{width}}  admin  created")
     for account in accounts:
-        click.echo(f"{account.name:<{width}}  {'yes' if account.admin else 'no ':<5}  {account.created}")
+        click.echo(f"{account.name:<{width}}  {'yes' if account.admin else 'no':<5}  {account.created}")
 
 
 @users_group.command("remove")
