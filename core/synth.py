@@ -1,10 +1,15 @@
 """Seeded transaction simulator with fraud that can only be learned from behaviour.
 
-The world: users with a home country, a usual device, a spending level and a handful of
-favourite merchants; merchants with a category (which sets amount scale, channel and daily
-rhythm), a power-law popularity and a base risk. Legitimate traffic has a daily and weekly
-rhythm, plus two look-alikes of fraud (trips abroad, switching to a new device) so that no
-single raw column gives the fraud away.
+The world: users with a home country and town, a usual device, a spending level, their own
+taste in categories and a handful of favourite merchants; merchants with a category (which sets
+amount scale, channel and daily rhythm), a power-law popularity, a base risk and a place: online
+merchants serve everyone, a physical category's biggest names are national chains (one country)
+and the rest are local shops (one town). Users shop where people do: a favourite (and a new
+merchant tried on the way) is drawn by popularity x locality x taste, i.e. a category by the
+user's taste, then online / a chain of their country / a shop of their town (now and then of
+another town), then a merchant there by popularity; some new merchants come from anywhere, by
+global popularity. Legitimate traffic has a daily and weekly rhythm, plus two look-alikes of
+fraud (trips abroad, switching to a new device) so that no single raw column gives the fraud away.
 
 Fraud comes from three scenarios, each in its own function:
 
@@ -15,8 +20,10 @@ Fraud comes from three scenarios, each in its own function:
 - ``card_testing``: many tiny amounts at many different online merchants within minutes,
   then one large purchase.
 
-Everything is vectorised numpy driven by one ``numpy.random.Generator``: the same config
-gives byte-identical output. The fraud row count is exactly ``round(rows * fraud_rate)``.
+Everything is vectorised numpy. The seed feeds separate random streams (merchants and users,
+shopping preferences, legitimate traffic, each fraud scenario), so changing how one part draws
+leaves the others' draws alone; the same config gives byte-identical output. The fraud row
+count is exactly ``round(rows * fraud_rate)``.
 """
 from __future__ import annotations
 
@@ -86,20 +93,21 @@ class _Category:
     risk: float  # mean base risk of its merchants
     channel: tuple[float, float, float, float]  # web, mobile_app, pos, atm
     hours: str
+    local: float  # share of a user's purchases in the category at local shops (vs national chains); 0: online only
 
 
 _CATEGORY_SPECS: Final = (
-    _Category("grocery", 0.26, 0.12, 32.0, 0.7, 0.004, (0.04, 0.08, 0.88, 0.0), "day"),
-    _Category("restaurants", 0.17, 0.22, 24.0, 0.6, 0.008, (0.03, 0.15, 0.82, 0.0), "evening"),
-    _Category("fuel", 0.09, 0.06, 48.0, 0.4, 0.015, (0.0, 0.05, 0.95, 0.0), "day"),
-    _Category("fashion", 0.07, 0.14, 65.0, 0.8, 0.010, (0.30, 0.20, 0.50, 0.0), "day"),
-    _Category("electronics", 0.04, 0.06, 180.0, 1.0, 0.025, (0.45, 0.20, 0.35, 0.0), "day"),
-    _Category("travel", 0.03, 0.06, 320.0, 0.9, 0.020, (0.60, 0.35, 0.05, 0.0), "online"),
-    _Category("online_services", 0.13, 0.14, 14.0, 0.9, 0.020, (0.55, 0.45, 0.0, 0.0), "online"),
-    _Category("entertainment", 0.07, 0.08, 28.0, 0.7, 0.010, (0.25, 0.45, 0.30, 0.0), "evening"),
-    _Category("health", 0.06, 0.06, 40.0, 0.8, 0.005, (0.08, 0.07, 0.85, 0.0), "day"),
-    _Category("gambling_crypto", 0.03, 0.03, 60.0, 1.1, 0.050, (0.45, 0.55, 0.0, 0.0), "online"),
-    _Category("cash_withdrawal", 0.05, 0.03, 100.0, 0.6, 0.015, (0.0, 0.0, 0.0, 1.0), "day"),
+    _Category("grocery", 0.26, 0.12, 32.0, 0.7, 0.004, (0.04, 0.08, 0.88, 0.0), "day", 0.45),
+    _Category("restaurants", 0.17, 0.22, 24.0, 0.6, 0.008, (0.03, 0.15, 0.82, 0.0), "evening", 0.85),
+    _Category("fuel", 0.09, 0.06, 48.0, 0.4, 0.015, (0.0, 0.05, 0.95, 0.0), "day", 0.35),
+    _Category("fashion", 0.07, 0.14, 65.0, 0.8, 0.010, (0.30, 0.20, 0.50, 0.0), "day", 0.45),
+    _Category("electronics", 0.04, 0.06, 180.0, 1.0, 0.025, (0.45, 0.20, 0.35, 0.0), "day", 0.3),
+    _Category("travel", 0.03, 0.06, 320.0, 0.9, 0.020, (0.60, 0.35, 0.05, 0.0), "online", 0.0),
+    _Category("online_services", 0.13, 0.14, 14.0, 0.9, 0.020, (0.55, 0.45, 0.0, 0.0), "online", 0.0),
+    _Category("entertainment", 0.07, 0.08, 28.0, 0.7, 0.010, (0.25, 0.45, 0.30, 0.0), "evening", 0.6),
+    _Category("health", 0.06, 0.06, 40.0, 0.8, 0.005, (0.08, 0.07, 0.85, 0.0), "day", 0.65),
+    _Category("gambling_crypto", 0.03, 0.03, 60.0, 1.1, 0.050, (0.45, 0.55, 0.0, 0.0), "online", 0.0),
+    _Category("cash_withdrawal", 0.05, 0.03, 100.0, 0.6, 0.015, (0.0, 0.0, 0.0, 1.0), "day", 0.4),
 )
 CATEGORIES: Final = tuple(c.name for c in _CATEGORY_SPECS)
 _CAT = {name: i for i, name in enumerate(CATEGORIES)}
@@ -124,6 +132,25 @@ COUNTRIES: Final = tuple(c[0] for c in _COUNTRY_SPECS)
 _COMPROMISED_SHARE: Final = 0.40
 _TAKEOVER_SHARE: Final = 0.35
 _MAX_FAVOURITES: Final = 12
+
+# Where people shop. Towns: about one per _MERCHANTS_PER_TOWN merchants, shared out by the
+# countries' user shares (every country has one at least), sized by a power law within their
+# country. A physical category's _CHAIN_SHARE most popular merchants are national chains.
+_MERCHANTS_PER_TOWN: Final = 40
+_MAX_TOWNS: Final = 400  # bounds the (town x category x place) reach table for huge merchant counts
+_TOWN_SIZE_EXPONENT: Final = 0.8
+_CHAIN_SHARE: Final = 0.08
+# Reach of a shop in another town of the user's country, relative to one in their own town.
+_NEARBY: Final = 0.08
+# Per-user taste: a category's weight is its traffic share times a Gamma(shape, 1/shape) draw
+# (mean 1; the smaller the shape, the more users differ).
+_TASTE_SHAPE: Final = 0.5
+# Share of legitimate transactions at a merchant the user has not made a favourite, and the share
+# of those drawn by global popularity rather than by the user's own locality and taste.
+_EXPLORE: Final = 0.15
+_EXPLORE_ANYWHERE: Final = 0.25
+# Place codes: 0 online, 1 + country for a national chain, 1 + len(COUNTRIES) + town for a shop.
+_ONLINE, _PLACE_SCOPES = 0, 3
 
 
 class SynthConfigError(TxlabError):
@@ -192,15 +219,15 @@ def generate(config: SynthConfig, include_scenario: bool = False) -> pd.DataFram
     amount, country, device_type, is_fraud`` and, with ``include_scenario``, ``fraud_scenario``
     (one of ``SCENARIOS``; "none" for legitimate rows). Same config, identical frame.
     """
-    rng = np.random.default_rng(config.seed)
-    world = _build_world(config, rng)
+    rng = _streams(config.seed)
+    world = _build_world(config, rng["world"], rng["taste"])
     n_compromised, n_takeover, n_testing = _fraud_budgets(config.n_fraud)
-    legit = _legitimate(world, config.rows - config.n_fraud, rng)
+    legit = _legitimate(world, config.rows - config.n_fraud, rng["legit"])
     parts = [
         legit,
-        _compromised_merchant(world, n_compromised, rng),
-        _account_takeover(world, legit, n_takeover, rng),
-        _card_testing(world, n_testing, rng),
+        _compromised_merchant(world, n_compromised, rng["compromised"]),
+        _account_takeover(world, legit, n_takeover, rng["takeover"]),
+        _card_testing(world, n_testing, rng["testing"]),
     ]
     return _to_frame(_concat_sorted(parts), world, config, include_scenario)
 
@@ -252,6 +279,12 @@ def _check_start(value: object) -> None:
         raise SynthConfigError(f"start must be a date (midnight, no time zone) like '2026-01-01', got {value!r}.")
 
 
+def _streams(seed: int) -> dict[str, np.random.Generator]:
+    """One independent random stream per part of the simulation, all from ``seed``."""
+    names = ("world", "taste", "legit", "compromised", "takeover", "testing")
+    return dict(zip(names, (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(len(names)))))
+
+
 # --- the world --------------------------------------------------------------------------------
 
 @dataclass
@@ -261,14 +294,19 @@ class _World:
     seconds: int  # length of the simulated period
     start_weekday: int
     home: np.ndarray  # user -> country index
+    town: np.ndarray  # user -> town index
     device: np.ndarray  # user -> usual device index (web, mobile_app or pos)
     spend: np.ndarray  # user -> spending level (log-normal around 1)
     activity: np.ndarray  # user -> probability that a transaction is theirs
+    taste: np.ndarray  # user x category -> weight of the category in the user's shopping
     favourites: np.ndarray  # user x _MAX_FAVOURITES -> merchant
     n_favourites: np.ndarray  # user -> how many of the columns above are used
     category: np.ndarray  # merchant -> category index
     popularity: np.ndarray  # merchant -> probability of being picked (power law within category)
     risk: np.ndarray  # merchant -> base risk
+    place: np.ndarray  # merchant -> place code (see _ONLINE)
+    reach: np.ndarray  # (home town x category) -> weight of each place code
+    cells: "_Cells"  # merchants grouped by (category, place), to draw one by popularity
 
     @property
     def n_users(self) -> int:
@@ -279,23 +317,60 @@ class _World:
         return len(self.category)
 
 
-def _build_world(config: SynthConfig, rng: np.random.Generator) -> _World:
-    """Draw users and merchants; users' favourites follow merchant popularity."""
+@dataclass
+class _Cells:
+    """Merchants sorted by cell (category x place) with, per merchant, its cell number plus the
+    cumulative share of its cell's popularity up to it: one ``searchsorted`` draws a merchant for
+    many (cell, random number) pairs at once, as in ``_sample_keyed``."""
+
+    order: np.ndarray  # position -> merchant
+    cdf: np.ndarray  # position -> cell + cumulative popularity share within the cell
+
+    @classmethod
+    def build(cls, cell: np.ndarray, popularity: np.ndarray) -> "_Cells":
+        order = np.lexsort((np.arange(len(cell)), cell))
+        sorted_cell, weight = cell[order], popularity[order]
+        total = np.cumsum(weight)
+        first = np.flatnonzero(np.r_[True, sorted_cell[1:] != sorted_cell[:-1]])
+        size = np.diff(np.r_[first, len(cell)])
+        before = np.repeat(total[first] - weight[first], size)
+        cell_total = np.repeat(np.add.reduceat(weight, first), size)
+        return cls(order, sorted_cell + (total - before) / cell_total)
+
+    def draw(self, cell: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """A merchant of each requested (non-empty) cell, by popularity within the cell."""
+        index = np.searchsorted(self.cdf, cell + rng.random(len(cell)), side="right")
+        return self.order[np.clip(index, 0, len(self.order) - 1)]
+
+
+def _build_world(config: SynthConfig, rng: np.random.Generator, taste_rng: np.random.Generator) -> _World:
+    """Draw users and merchants (``rng``), then where each user likes to shop (``taste_rng``)."""
     category, popularity, risk = _merchants(config.n_merchants, rng)
     n_users = config.n_users
     home = rng.choice(len(COUNTRIES), size=n_users, p=_normalise([c[1] for c in _COUNTRY_SPECS]))
     device = rng.choice(3, size=n_users, p=[0.15, 0.50, 0.35]).astype(np.int8)  # web, mobile_app, pos
     spend = rng.lognormal(0.0, 0.55, size=n_users)
     activity = _normalise(rng.lognormal(0.0, 0.9, size=n_users))
-    favourites = rng.choice(len(category), size=(n_users, _MAX_FAVOURITES), p=popularity).astype(np.int32)
     n_favourites = rng.integers(3, _MAX_FAVOURITES + 1, size=n_users)
-    return _World(
+
+    town_country, town_size = _towns(config.n_merchants)
+    town = _home_towns(home, town_country, town_size, taste_rng)
+    place = _places(category, popularity, town_country, town_size, taste_rng)
+    present = np.bincount(category, minlength=len(CATEGORIES)) > 0
+    traffic = np.array([c.traffic for c in _CATEGORY_SPECS]) * present
+    taste = traffic * taste_rng.gamma(_TASTE_SHAPE, 1.0 / _TASTE_SHAPE, size=(n_users, len(CATEGORIES)))
+    world = _World(
         seconds=config.days * _SECONDS_PER_DAY,
         start_weekday=config.start_timestamp.day_of_week,
-        home=home.astype(np.int16), device=device, spend=spend, activity=activity,
-        favourites=favourites, n_favourites=n_favourites,
-        category=category, popularity=popularity, risk=risk,
+        home=home.astype(np.int16), town=town, device=device, spend=spend, activity=activity, taste=taste,
+        favourites=np.empty((n_users, 0), dtype=np.int32), n_favourites=n_favourites,
+        category=category, popularity=popularity, risk=risk, place=place,
+        reach=_reach(category, popularity, place, town_country),
+        cells=_Cells.build(category.astype(np.int64) * _n_places(len(town_country)) + place, popularity),
     )
+    users = np.repeat(np.arange(n_users), _MAX_FAVOURITES)
+    world.favourites = _preferred(world, users, taste_rng).reshape(n_users, _MAX_FAVOURITES).astype(np.int32)
+    return world
 
 
 def _merchants(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -306,16 +381,113 @@ def _merchants(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray
     category = np.concatenate([guaranteed, rng.choice(n_cat, size=n - len(guaranteed), p=shares)])
     category = rng.permutation(category).astype(np.int8)
     # Rank merchants within their category at random; popularity ~ rank^-1.1 (a few giants).
-    order = np.lexsort((rng.random(n), category))
-    counts = np.bincount(category, minlength=n_cat)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    rank = np.empty(n, dtype=np.int64)
-    rank[order] = np.arange(n) - np.repeat(starts, counts)
+    rank = _rank_within(category, rng.random(n))
     weight = (rank + 1.0) ** -1.1
     traffic = np.array([c.traffic for c in _CATEGORY_SPECS])
     popularity = _normalise(traffic[category] * weight / np.bincount(category, weights=weight, minlength=n_cat)[category])
     base_risk = np.array([c.risk for c in _CATEGORY_SPECS])[category] * rng.lognormal(0.0, 0.5, size=n)
     return category, popularity, base_risk
+
+
+def _rank_within(group: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """Rank (0 = smallest ``key``) of every element within its group."""
+    order = np.lexsort((key, group))
+    counts = np.bincount(group, minlength=int(group.max()) + 1 if len(group) else 0)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rank = np.empty(len(group), dtype=np.int64)
+    rank[order] = np.arange(len(group)) - np.repeat(starts, counts)
+    return rank
+
+
+# --- where people shop --------------------------------------------------------------------------
+
+def _n_places(n_towns: int) -> int:
+    return 1 + len(COUNTRIES) + n_towns
+
+
+def _towns(n_merchants: int) -> tuple[np.ndarray, np.ndarray]:
+    """Country of each town and its size (share of its country's people and shops)."""
+    user_share = _normalise([c[1] for c in _COUNTRY_SPECS])
+    target = min(_MAX_TOWNS, max(len(COUNTRIES), round(n_merchants / _MERCHANTS_PER_TOWN)))
+    per_country = np.maximum(1, np.round(target * user_share)).astype(np.int64)
+    country = np.repeat(np.arange(len(COUNTRIES)), per_country)
+    rank = np.arange(len(country)) - np.repeat(np.cumsum(per_country) - per_country, per_country)
+    size = (rank + 1.0) ** -_TOWN_SIZE_EXPONENT
+    size = size / np.bincount(country, weights=size)[country]
+    return country, size
+
+
+def _home_towns(home: np.ndarray, town_country: np.ndarray, town_size: np.ndarray,
+                rng: np.random.Generator) -> np.ndarray:
+    """A town of each user's home country, drawn by town size."""
+    per_country = np.bincount(town_country, minlength=len(COUNTRIES))
+    first = np.cumsum(per_country) - per_country
+    table = np.zeros((len(COUNTRIES), int(per_country.max())))
+    table[town_country, np.arange(len(town_country)) - first[town_country]] = town_size
+    return (first[home] + _sample_keyed(home.astype(np.int64), table, rng)).astype(np.int32)
+
+
+def _places(category: np.ndarray, popularity: np.ndarray, town_country: np.ndarray, town_size: np.ndarray,
+            rng: np.random.Generator) -> np.ndarray:
+    """Place code per merchant: online categories online; a physical category's biggest names national
+    chains in a country drawn by user share; the rest local shops in a town drawn by its people."""
+    n = len(category)
+    local = np.array([c.local for c in _CATEGORY_SPECS])
+    online = local[category] == 0
+    user_share = _normalise([c[1] for c in _COUNTRY_SPECS])
+    physical_count = np.bincount(category[~online], minlength=len(CATEGORIES))
+    chains = np.maximum(1, np.round(_CHAIN_SHARE * physical_count))
+    chain = ~online & (_rank_within(category, -popularity) < chains[category])
+    country = rng.choice(len(COUNTRIES), size=n, p=user_share)
+    town = rng.choice(len(town_country), size=n, p=_normalise(user_share[town_country] * town_size))
+    return np.where(online, _ONLINE, np.where(chain, 1 + country, 1 + len(COUNTRIES) + town)).astype(np.int64)
+
+
+def _reach(category: np.ndarray, popularity: np.ndarray, place: np.ndarray, town_country: np.ndarray) -> np.ndarray:
+    """Weight of each place for a shopper of each (home town, category): ``[n_towns * n_categories, n_places]``.
+
+    People shop online, at their country's chains and at its local shops. Within each of those
+    scopes a place weighs its merchants' popularity times its distance from home (own town or
+    country 1, another town of the country ``_NEARBY``); the category's ``local`` share splits
+    chains from local shops, and a scope without merchants of the category in the country hands
+    its share to the others. Where the country has no merchant of the category at all, the shopper
+    goes anywhere, by popularity.
+    """
+    n_cat, n_towns, n_countries = len(CATEGORIES), len(town_country), len(COUNTRIES)
+    n_places = _n_places(n_towns)
+    supply = np.zeros((n_cat, n_places))
+    np.add.at(supply, (category, place), popularity)
+    distance = np.zeros((n_towns, n_places))
+    distance[:, _ONLINE] = 1.0
+    distance[:, 1:1 + n_countries][town_country[:, None] == np.arange(n_countries)[None, :]] = 1.0
+    distance[:, 1 + n_countries:] = np.where(town_country[:, None] == town_country[None, :], _NEARBY, 0.0)
+    distance[np.arange(n_towns), 1 + n_countries + np.arange(n_towns)] = 1.0
+    scope = np.concatenate([[0], np.ones(n_countries, dtype=np.int64), np.full(n_towns, 2)])
+    local = np.array([c.local for c in _CATEGORY_SPECS])
+    share = np.column_stack([local == 0, np.where(local > 0, 1.0 - local, 0.0), local])  # category x scope
+    weight = _split_by_scope(distance[:, None, :] * supply[None, :, :], scope, share)  # town x category x place
+    anywhere = _split_by_scope(np.broadcast_to(supply, weight.shape), scope, share)
+    empty = weight.sum(axis=2) == 0
+    weight[empty] = anywhere[empty]
+    weight[weight.sum(axis=2) == 0] = 1.0  # no merchant of the category exists: never drawn, any row will do
+    return weight.reshape(n_towns * n_cat, n_places)
+
+
+def _split_by_scope(weight: np.ndarray, scope: np.ndarray, share: np.ndarray) -> np.ndarray:
+    """``weight [..., category, place]`` rescaled so each scope (of a place) carries its category's ``share``,
+    shares of scopes with no weight going to the others; rows with no weight at all stay zero."""
+    totals = np.stack([weight[..., scope == s].sum(axis=-1) for s in range(_PLACE_SCOPES)], axis=-1)
+    share = np.where(totals > 0, share, 0.0)
+    share_sum = share.sum(axis=-1, keepdims=True)
+    share = share / np.where(share_sum > 0, share_sum, 1.0)
+    return weight / np.where(totals > 0, totals, 1.0)[..., scope] * share[..., scope]
+
+
+def _preferred(world: _World, user: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A merchant per row, by the user's taste (category), locality (place) and popularity (merchant)."""
+    category = _sample_keyed(user.astype(np.int64), world.taste, rng)
+    place = _sample_keyed(world.town[user].astype(np.int64) * len(CATEGORIES) + category, world.reach, rng)
+    return world.cells.draw(category * world.reach.shape[1] + place, rng)
 
 
 # --- legitimate traffic -----------------------------------------------------------------------
@@ -360,12 +532,19 @@ def _legitimate(world: _World, n: int, rng: np.random.Generator) -> _Rows:
 
 
 def _pick_merchants(world: _World, user: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Mostly one of the user's favourites (the first ones more often), sometimes anywhere."""
+    """Mostly one of the user's favourites (the first ones more often), sometimes somewhere new.
+
+    A new merchant is mostly one the user's own locality and taste lead to (a shop in town, a
+    chain of their country, an online merchant of a category they like), else any merchant by
+    global popularity.
+    """
     slot = np.minimum((world.n_favourites[user] * rng.random(len(user)) ** 2).astype(np.int64),
                       world.n_favourites[user] - 1)
     merchant = world.favourites[user, slot]
-    explore = rng.random(len(user)) < 0.15
-    merchant[explore] = rng.choice(world.n_merchants, size=int(explore.sum()), p=world.popularity)
+    explore = np.flatnonzero(rng.random(len(user)) < _EXPLORE)
+    anywhere = rng.random(len(explore)) < _EXPLORE_ANYWHERE
+    merchant[explore[~anywhere]] = _preferred(world, user[explore[~anywhere]], rng)
+    merchant[explore[anywhere]] = rng.choice(world.n_merchants, size=int(anywhere.sum()), p=world.popularity)
     return merchant
 
 

@@ -136,6 +136,77 @@ def test_users_stick_to_home_favourites_and_usual_device(legit: pd.DataFrame) ->
     assert popularity.iloc[: max(1, len(popularity) // 10)].sum() > 0.35, "power-law merchant popularity"
 
 
+# --- where people shop ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def shoppers() -> pd.DataFrame:
+    """Distinct legitimate (user, merchant) pairs of a 5,000-user, 500-merchant world, with the user's home country."""
+    data = generate(SynthConfig(rows=200_000, seed=3))
+    legit = data[data["is_fraud"] == 0]
+    pairs = legit.drop_duplicates(["user_id", "merchant_id"])[["user_id", "merchant_id", "merchant_category"]]
+    return pairs.assign(home=_most_common(legit, "country").reindex(pairs["user_id"]).to_numpy())
+
+
+def _same_category_share(pairs: pd.DataFrame) -> float:
+    """Share of the pairs of one user's distinct merchants that are of the same category."""
+    per = pairs.groupby(["user_id", "merchant_category"]).size()
+    n = per.groupby(level=0).sum()
+    return float((per * (per - 1)).sum() / (n * (n - 1)).sum())
+
+
+def _home_concentration(pairs: pd.DataFrame) -> float:
+    """Share of merchants' customers living in the country most of that merchant's customers live in."""
+    per = pairs.groupby(["merchant_id", "home"]).size()
+    return float(per.groupby(level=0).max().sum() / per.sum())
+
+
+def test_users_have_their_own_taste_in_categories(shoppers: pd.DataFrame) -> None:
+    shuffled = shoppers.assign(merchant_category=np.random.default_rng(0).permutation(shoppers["merchant_category"].to_numpy()))
+    assert _same_category_share(shoppers) > 1.3 * _same_category_share(shuffled)
+
+
+def test_shops_serve_their_own_country_and_online_merchants_everyone(shoppers: pd.DataFrame) -> None:
+    online = shoppers["merchant_category"].isin(["travel", "online_services", "gambling_crypto"])
+    physical = shoppers[~online]
+    shuffled = physical.assign(home=np.random.default_rng(0).permutation(physical["home"].to_numpy()))
+    assert _home_concentration(physical) > 0.6 and _home_concentration(physical) > 1.8 * _home_concentration(shuffled)
+    assert _home_concentration(shoppers[online]) < _home_concentration(physical) - 0.2
+
+
+def test_a_users_local_shops_are_mostly_in_their_own_town() -> None:
+    """The mechanism behind the country concentration, one level down (towns are not a column)."""
+    config = SynthConfig(rows=200_000, seed=3)
+    streams = synth._streams(config.seed)
+    world = synth._build_world(config, streams["world"], streams["taste"])
+    used = np.arange(world.favourites.shape[1])[None, :] < world.n_favourites[:, None]
+    user = np.broadcast_to(np.arange(world.n_users)[:, None], used.shape)[used]
+    town_of = world.place[world.favourites[used]] - 1 - len(synth.COUNTRIES)  # -1 and below: online or a chain
+    town_country, _ = synth._towns(config.n_merchants)
+    home_town = world.town[user]
+    # Countries with one town say nothing: only users of countries with several towns count.
+    counted = (town_of >= 0) & (np.bincount(town_country)[town_country[home_town]] > 1)
+    own_town = (town_of[counted] == home_town[counted]).mean()
+    # Chance: a local shop drawn at random from the user's country is in their town.
+    shops = np.bincount(world.place[world.place > len(synth.COUNTRIES)] - 1 - len(synth.COUNTRIES), minlength=len(town_country))
+    in_country = np.bincount(town_country, weights=shops)[town_country]
+    chance = (shops / in_country)[home_town[counted]].mean()
+    assert own_town > 0.6 and own_town > 1.8 * chance, (own_town, chance)
+
+
+def test_changing_where_people_shop_leaves_takeovers_and_card_testing_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each part draws from its own random stream, so retuning preferences does not reshuffle the fraud."""
+    config = SynthConfig(rows=20_000, seed=5)
+    before = generate(config, include_scenario=True)
+    monkeypatch.setattr(synth, "_TASTE_SHAPE", 3.0)
+    after = generate(config, include_scenario=True)
+    assert not before.loc[before["is_fraud"] == 0, "merchant_id"].reset_index(drop=True).equals(
+        after.loc[after["is_fraud"] == 0, "merchant_id"].reset_index(drop=True))
+    columns = ["timestamp", "user_id", "merchant_id", "amount", "country"]
+    for scenario in ("account_takeover", "card_testing"):
+        old, new = (f.loc[f["fraud_scenario"] == scenario, columns].reset_index(drop=True) for f in (before, after))
+        pd.testing.assert_frame_equal(old, new)
+
+
 def test_amount_scale_depends_on_category(legit: pd.DataFrame) -> None:
     median = legit.groupby("merchant_category")["amount"].median()
     assert median["travel"] > median["electronics"] > median["grocery"] > median["online_services"]
