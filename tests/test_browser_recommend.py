@@ -21,7 +21,7 @@ from tests.browser_actions import PAGE, click, screenshot, wait_for
 from tests.browser_support import failed_requests
 from tests.test_predict_page import train_version
 
-JOB = 120  # seconds for the recommender's background job (two BPR fits and an evaluation)
+JOB = 120  # seconds for the recommender's background job (two implicit-model fits and an evaluation)
 K = 10  # the page's default "How many"
 
 SNAPSHOT_JS = """

@@ -1,4 +1,5 @@
-"""core.recommend on small seeded data with planted preferences: evaluation, exclusions, filters, artifacts."""
+"""core.recommend on small seeded data (planted preferences, and the simulator's own output): evaluation,
+exclusions, filters, new users, early stopping, artifacts."""
 from __future__ import annotations
 
 import json
@@ -12,8 +13,10 @@ import torch
 from core.recommend import (Filters, ImplicitConfig, Interactions, PopularitySource, RecommendError, RecommenderFormatError,
                             evaluate_sources, fraud_model_source, holdout_latest, implicit_source, load_implicit, merchant_table,
                             recommend_for_user, save_implicit, similar_merchants, train_implicit, find_category_column)
+from core.recommend.implicit import BPR_CONFIG
 from core.recommend.planted import plant_preferences
 from core.recommend.projection import merchant_map
+from core.synth import SynthConfig, generate
 
 GROUPS, USERS, MERCHANTS = 4, 400, 80
 RISKY = "M000"  # every transaction there is fraud
@@ -66,6 +69,55 @@ def test_the_implicit_model_beats_popularity_on_planted_preferences(frame):
     assert implicit.hit_rate > popularity.hit_rate + 0.1 and implicit.ndcg > popularity.ndcg
     assert evaluation.chosen == "implicit"
     assert evaluation.to_dict()["chosen"] == "implicit" and evaluation.from_dict(evaluation.to_dict()).rows == evaluation.rows
+
+
+def test_on_generated_data_the_implicit_model_beats_popularity_and_the_earlier_bpr_model():
+    """Plain simulator output (users shop near home and by taste), no planted preferences."""
+    frame = generate(SynthConfig(rows=200_000, seed=1))
+    holdout = holdout_latest(frame)
+    model = train_implicit(holdout.train)
+    bpr = implicit_source(train_implicit(holdout.train, BPR_CONFIG))
+    bpr.name = "bpr"
+    evaluation = evaluate_sources(holdout, [implicit_source(model), bpr, PopularitySource()], k=10)
+    implicit, earlier, popularity = evaluation.row("implicit"), evaluation.row("bpr"), evaluation.row("popularity")
+    assert implicit.pairs > 4000
+    assert implicit.hit_rate > popularity.hit_rate + 0.08 and implicit.ndcg > popularity.ndcg + 0.04, evaluation.rows
+    assert implicit.hit_rate > earlier.hit_rate + 0.02 and evaluation.chosen == "implicit", evaluation.rows
+
+
+def test_training_stops_early_and_keeps_its_best_epoch(frame):
+    model = train_implicit(Interactions.from_frame(frame), ImplicitConfig(epochs=200, patience=2, seed=0))
+    history = model.info["history"]
+    assert model.info["epochs_run"] == len(history) < 200
+    best = max(history, key=lambda h: h["validation_hr10"])
+    assert model.info["best_epoch"] == best["epoch"] == model.info["epochs_run"] - 2
+    assert model.info["validation_hr10"] == best["validation_hr10"] and model.info["validation_users"] > 0
+
+
+def test_tiny_data_without_validation_users_trains_every_epoch():
+    frame = pd.DataFrame({"user_id": ["a", "a", "b", "b", "c"], "merchant_id": ["x", "y", "x", "z", "y"]})
+    model = train_implicit(Interactions.from_frame(frame), ImplicitConfig(epochs=4, dim=4))
+    assert model.info["validation_users"] == 0 and model.info["epochs_run"] == model.info["best_epoch"] == 4
+    assert np.isfinite(model.user_factors).all() and model.user_factors.shape == (3, 4)
+
+
+def test_a_user_the_model_never_saw_is_recommended_from_their_history(frame, fitted):
+    interactions, model, info = fitted
+    user = interactions.users[7]
+    newcomer = frame[frame["user_id"] == user].assign(user_id="NEWCOMER")
+    grown = Interactions.from_frame(pd.concat([frame, newcomer], ignore_index=True))
+    source = implicit_source(model)
+    theirs = recommend_for_user(source, grown, info, "NEWCOMER", k=5)
+    original = recommend_for_user(source, interactions, info, user, k=5)
+    assert list(theirs["merchant_id"]) == list(original["merchant_id"])
+    np.testing.assert_allclose(theirs["score"], original["score"], rtol=1e-4)
+
+
+def test_settings_are_checked_by_name():
+    with pytest.raises(ValueError, match="method.*'als'"):
+        ImplicitConfig(method="als")
+    with pytest.raises(ValueError, match="mask_share.*1.5"):
+        ImplicitConfig(mask_share=1.5)
 
 
 def test_holdout_removes_each_users_latest_new_merchant_from_training():
@@ -183,6 +235,19 @@ def test_a_tampered_artifact_is_refused(tmp_path, fitted):
         load_implicit(folder)
     with pytest.raises(RecommenderFormatError, match="No implicit recommender"):
         load_implicit(tmp_path / "missing")
+
+
+def test_an_artifact_saved_before_the_softmax_model_still_loads_as_bpr(tmp_path, fitted):
+    interactions, _, _ = fitted
+    model = train_implicit(interactions, ImplicitConfig(method="bpr", epochs=1))
+    folder = save_implicit(model, tmp_path / "ds-old")
+    meta = json.loads((folder / "model.json").read_text())
+    meta.update(format=1, kind="implicit_bpr",
+                config={k: meta["config"][k] for k in ("dim", "epochs", "batch_size", "learning_rate", "l2", "seed", "threads")})
+    (folder / "model.json").write_text(json.dumps(meta))
+    loaded = load_implicit(folder)
+    assert loaded.config.method == "bpr" and not implicit_source(loaded).user_from_history
+    np.testing.assert_array_equal(loaded.merchant_factors, model.merchant_factors)
 
 
 def test_merchant_table_and_category_column(frame):

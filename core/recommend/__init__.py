@@ -2,7 +2,9 @@
 
 ``interactions``: user x merchant counts, merchant facts, the leave-latest-out split.
 ``sources``: embedding sources (the fraud model's id embeddings, the implicit model, popularity).
-``implicit``: a BPR matrix factorisation on interaction counts and its on-disk artifact.
+``implicit``: the implicit-feedback model's settings, training and on-disk artifact; ``softmax`` is the
+model (merchant embeddings, users as the mean of their merchants', full-softmax loss), ``bpr`` the
+earlier BPR matrix factorisation kept as evidence.
 ``ranking``: top-K for a user, similar merchants, filters.
 ``evaluate``: HR@K and NDCG@K of each source against a popularity baseline.
 ``service``: the whole loop (split, fit, evaluate, refit) as one call for pages and scripts.

@@ -1,14 +1,13 @@
-"""An implicit-feedback recommender: matrix factorisation trained with the BPR loss, and its artifact.
+"""The implicit-feedback recommender: settings, fitted factors, training and the on-disk artifact.
 
-Each step takes a batch of observed (user, merchant) pairs, draws one merchant per pair uniformly
-at random as the negative, and pushes ``u.m_pos + b_pos`` above ``u.m_neg + b_neg``
-(``-log sigmoid`` of the gap). Pairs are the distinct user-merchant pairs; counts only decide
-which pairs exist. Batches are index slices of one shuffled permutation per epoch.
+``ImplicitConfig.method`` picks the model: ``"softmax"`` (default, ``core.recommend.softmax``:
+merchant embeddings whose mean over a user's history predicts their next merchants) or ``"bpr"``
+(``core.recommend.bpr``: the earlier matrix factorisation, kept to show the evidence).
 
 The artifact is one folder ``models_dir/recommenders/<dataset_id>/``: ``model.pt`` (a state_dict,
 loaded with ``weights_only=True``) and ``model.json`` (ids, settings, evaluation, the weights'
 SHA-256). It is written to a temporary folder and renamed into place; a file that does not match
-its recorded hash or shapes is refused.
+its recorded hash or shapes is refused. Format 1 artifacts (BPR only) still load.
 """
 from __future__ import annotations
 
@@ -25,14 +24,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
 
 from core.errors import TxlabError
+from core.recommend.bpr import fit_bpr
 from core.recommend.interactions import Interactions
+from core.recommend.softmax import fit_softmax
 
-FORMAT = 1
+FORMAT = 2
 WEIGHTS, META = "model.pt", "model.json"
-_TENSORS = ("user_factors", "merchant_factors", "merchant_bias")
+METHODS = ("softmax", "bpr")
+_KINDS = {1: "implicit_bpr", 2: "implicit"}
 
 
 class RecommenderFormatError(TxlabError):
@@ -41,28 +42,47 @@ class RecommenderFormatError(TxlabError):
 
 @dataclass
 class ImplicitConfig:
-    dim: int = 32
-    epochs: int = 15
-    batch_size: int = 8192
+    """Training settings; ``batch_size`` counts users per step for ``softmax`` and pairs for ``bpr``."""
+
+    method: str = "softmax"
+    dim: int = 64
+    epochs: int = 30  # at most, for softmax (early stopping usually ends sooner); exactly, for bpr
+    batch_size: int = 1024
     learning_rate: float = 0.01
-    l2: float = 0.02  # per-example penalty on the factors a step touches: strong, or user factors memorise noise
+    mask_share: float = 0.3  # softmax: share of each user's merchants hidden and predicted per step
+    validation_share: float = 0.1  # softmax: users whose one merchant is held out for early stopping
+    patience: int = 3  # softmax: epochs without a validation gain before stopping
+    l2: float = 0.02  # bpr: per-example penalty on the factors a step touches
     seed: int = 0
     threads: int = 1  # measured: 2 threads were 3x slower on this shared 2-core machine
 
     def __post_init__(self) -> None:
-        for name in ("dim", "epochs", "batch_size", "threads"):
+        if self.method not in METHODS:
+            raise ValueError(f"ImplicitConfig.method must be one of {', '.join(METHODS)}, got {self.method!r}.")
+        for name in ("dim", "epochs", "batch_size", "patience", "threads"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"ImplicitConfig.{name} must be a positive integer, got {value!r}.")
         if not self.learning_rate > 0:
             raise ValueError(f"ImplicitConfig.learning_rate must be positive, got {self.learning_rate!r}.")
+        for name in ("mask_share", "validation_share"):
+            if not 0 < getattr(self, name) < 1:
+                raise ValueError(f"ImplicitConfig.{name} must be between 0 and 1 (exclusive), got {getattr(self, name)!r}.")
         if not self.l2 >= 0:
             raise ValueError(f"ImplicitConfig.l2 must be zero or more, got {self.l2!r}.")
 
 
+# The BPR model as it was before the softmax model replaced it (benchmarks compare the two).
+BPR_CONFIG = ImplicitConfig(method="bpr", dim=32, epochs=15, batch_size=8192, learning_rate=0.01, l2=0.02)
+
+
 @dataclass
 class ImplicitModel:
-    """Factors ``user_factors [n_users, dim]``, ``merchant_factors [n_merchants, dim]``, ``merchant_bias [n_merchants]``."""
+    """Factors ``user_factors [n_users, dim]``, ``merchant_factors [n_merchants, dim]``, ``merchant_bias [n_merchants]``.
+
+    For ``softmax`` a user's factors are the mean of their merchants' (``softmax.history_vectors``),
+    so a user missing from ``users`` is scored from their history the same way.
+    """
 
     users: pd.Index
     merchants: pd.Index
@@ -73,62 +93,17 @@ class ImplicitModel:
     info: dict = field(default_factory=dict)  # dataset id, evaluation, chosen source, timings
 
 
-class _BPR(nn.Module):
-    def __init__(self, n_users: int, n_merchants: int, dim: int) -> None:
-        super().__init__()
-        self.users = nn.Embedding(n_users, dim)
-        self.merchants = nn.Embedding(n_merchants, dim)
-        self.bias = nn.Embedding(n_merchants, 1)
-        nn.init.normal_(self.users.weight, std=0.1)
-        nn.init.normal_(self.merchants.weight, std=0.1)
-        nn.init.zeros_(self.bias.weight)
-
-    def loss(self, u: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, l2: float) -> torch.Tensor:
-        eu, ep, en = self.users(u), self.merchants(pos), self.merchants(neg)
-        gap = (eu * (ep - en)).sum(1) + self.bias(pos).squeeze(1) - self.bias(neg).squeeze(1)
-        penalty = l2 * (eu.pow(2).sum() + ep.pow(2).sum() + en.pow(2).sum()) / len(u)
-        return -nn.functional.logsigmoid(gap).mean() + penalty
-
-
 def train_implicit(interactions: Interactions, config: ImplicitConfig | None = None,
                    on_progress: Callable[[int, int, float], None] | None = None,
                    should_stop: Callable[[], bool] | None = None) -> ImplicitModel:
-    """Fit BPR factors to the distinct pairs of ``interactions``; ``on_progress(epoch, epochs, loss)`` after each epoch."""
+    """Fit ``config.method`` to ``interactions``; ``on_progress(epoch, epochs, loss)`` after each epoch."""
     config = config or ImplicitConfig()
-    coo = interactions.matrix.tocoo()
-    if coo.nnz == 0:
+    if interactions.matrix.nnz == 0:
         raise ValueError("There are no user-merchant interactions to learn from.")
     torch.set_num_threads(config.threads)
-    generator = torch.Generator().manual_seed(config.seed)
-    torch.manual_seed(config.seed)
-    net = _BPR(interactions.n_users, interactions.n_merchants, config.dim)
-    optimiser = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
-    users, merchants = torch.from_numpy(coo.row.astype(np.int64)), torch.from_numpy(coo.col.astype(np.int64))
-    n = len(users)
-    batch = min(config.batch_size, max(256, n // 32))  # small data still gets a few dozen steps per epoch
-    started = time.perf_counter()
-    for epoch in range(1, config.epochs + 1):
-        order = torch.randperm(n, generator=generator)
-        negatives = torch.randint(0, interactions.n_merchants, (n,), generator=generator)
-        total = 0.0
-        for start in range(0, n, batch):
-            idx = order[start:start + batch]
-            loss = net.loss(users[idx], merchants[idx], negatives[start:start + batch], config.l2)
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            total += loss.item() * len(idx)
-            if should_stop is not None and should_stop():
-                break
-        if on_progress is not None:
-            on_progress(epoch, config.epochs, total / n)
-        if should_stop is not None and should_stop():
-            break
-    with torch.no_grad():
-        model = ImplicitModel(interactions.users, interactions.merchants, net.users.weight.numpy().copy(),
-                              net.merchants.weight.numpy().copy(), net.bias.weight.numpy()[:, 0].copy(), config,
-                              {"pairs": int(n), "fit_s": round(time.perf_counter() - started, 3)})
-    return model
+    fit = fit_softmax if config.method == "softmax" else fit_bpr
+    users, merchants, bias, info = fit(interactions, config, on_progress, should_stop)
+    return ImplicitModel(interactions.users, interactions.merchants, users, merchants, bias, config, info)
 
 
 def recommender_folder(models_dir: str | os.PathLike, dataset_id: str) -> Path:
@@ -149,7 +124,7 @@ def save_implicit(model: ImplicitModel, folder: str | os.PathLike) -> Path:
                    "merchant_factors": torch.from_numpy(np.ascontiguousarray(model.merchant_factors, dtype=np.float32)),
                    "merchant_bias": torch.from_numpy(np.ascontiguousarray(model.merchant_bias, dtype=np.float32))}
         torch.save(weights, tmp / WEIGHTS)
-        meta = {"format": FORMAT, "kind": "implicit_bpr", "config": asdict(model.config), "info": model.info,
+        meta = {"format": FORMAT, "kind": _KINDS[FORMAT], "config": asdict(model.config), "info": model.info,
                 "users": [str(u) for u in model.users], "merchants": [str(m) for m in model.merchants],
                 "weights_sha256": _sha256(tmp / WEIGHTS), "saved": time.time()}
         (tmp / META).write_text(json.dumps(meta, allow_nan=False), encoding="utf-8")
@@ -172,12 +147,12 @@ def load_implicit(folder: str | os.PathLike) -> ImplicitModel:
         raise RecommenderFormatError(f"No implicit recommender saved in {folder.name}: train one first.")
     try:
         meta = json.loads((folder / META).read_text(encoding="utf-8"))
-        if meta.get("format") != FORMAT or meta.get("kind") != "implicit_bpr":
+        if meta.get("format") not in _KINDS or meta.get("kind") != _KINDS[meta["format"]]:
             raise RecommenderFormatError("The stored recommender has an unknown format.")
         if _sha256(folder / WEIGHTS) != meta["weights_sha256"]:
             raise RecommenderFormatError("The recommender's weights do not match their recorded checksum: the file was altered.")
         weights = torch.load(folder / WEIGHTS, map_location="cpu", weights_only=True)
-        config = ImplicitConfig(**meta["config"])
+        config = ImplicitConfig(**({"method": "bpr"} if meta["format"] == 1 else {}), **meta["config"])
         users, merchants = pd.Index(meta["users"], dtype="str"), pd.Index(meta["merchants"], dtype="str")
     except RecommenderFormatError:
         raise

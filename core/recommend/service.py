@@ -41,7 +41,7 @@ def build_recommender(frame: pd.DataFrame, *, fraud_model=None, config: Implicit
     timings["split_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    held_model = train_implicit(holdout.train, config, lambda e, n, loss: say(f"Evaluation fit: epoch {e}/{n}, BPR loss {loss:.4f}"),
+    held_model = train_implicit(holdout.train, config, lambda e, n, loss: say(f"Evaluation fit: epoch {e}/{n}, loss {loss:.4f}"),
                                 should_stop)
     timings["eval_fit_s"] = time.perf_counter() - clock
 
@@ -55,7 +55,7 @@ def build_recommender(frame: pd.DataFrame, *, fraud_model=None, config: Implicit
 
     clock = time.perf_counter()
     full = Interactions.from_frame(frame)
-    model = train_implicit(full, config, lambda e, n, loss: say(f"Final fit: epoch {e}/{n}, BPR loss {loss:.4f}"), should_stop)
+    model = train_implicit(full, config, lambda e, n, loss: say(f"Final fit: epoch {e}/{n}, loss {loss:.4f}"), should_stop)
     timings["final_fit_s"] = time.perf_counter() - clock
     model.info.update({"dataset_id": dataset_id, "evaluation": evaluation.to_dict(), "rows": int(len(frame)),
                        "held_out_pairs": int(len(holdout.test_users)), "timings": {k_: round(v, 3) for k_, v in timings.items()}})

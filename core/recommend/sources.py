@@ -1,9 +1,11 @@
 """Embedding sources: what scores a merchant for a user, and how alike two merchants are.
 
 A source holds merchant vectors (and, when it learned them, user vectors in the same space),
-aligned to an ``Interactions``' merchant and user order. Users without their own vector (the
-fraud model's user and merchant embeddings live in different spaces) are scored by the cosine
-between each merchant and the count-weighted mean of the merchants they used.
+aligned to an ``Interactions``' merchant and user order. A user without their own vector is
+scored from the merchants they used: for the implicit model (``user_from_history``) exactly as
+the model scores anyone, by the ``log1p(count)``-weighted mean of those merchants' vectors;
+otherwise (the fraud model's user and merchant embeddings live in different spaces) by the
+cosine between each merchant and the centred, count-weighted mean of the merchants they used.
 """
 from __future__ import annotations
 
@@ -13,17 +15,19 @@ import numpy as np
 import pandas as pd
 
 from core.recommend.interactions import Interactions
+from core.recommend.softmax import history_vectors
 
 FRAUD_MODEL = "fraud_model"
 IMPLICIT = "implicit"
 POPULARITY = "popularity"
-SOURCE_LABELS = {FRAUD_MODEL: "Fraud model embeddings", IMPLICIT: "Implicit-feedback model (BPR)", POPULARITY: "Popularity"}
+SOURCE_LABELS = {FRAUD_MODEL: "Fraud model embeddings", IMPLICIT: "Implicit-feedback model", POPULARITY: "Popularity"}
 
 
 @dataclass
 class EmbeddingSource:
     """``merchant_vectors [n_merchants, d]`` (and optional ``user_vectors [n_users, d]``, ``merchant_bias [n_merchants]``)
-    in the row order of ``merchants`` / ``users``; ``known[m]`` is False for merchants the source has no vector for."""
+    in the row order of ``merchants`` / ``users``; ``known[m]`` is False for merchants the source has no vector for.
+    ``user_from_history``: a user's vector is the weighted mean of their merchants' (the implicit softmax model)."""
 
     name: str
     merchants: pd.Index
@@ -32,6 +36,7 @@ class EmbeddingSource:
     users: pd.Index | None = None
     user_vectors: np.ndarray | None = None
     merchant_bias: np.ndarray | None = None
+    user_from_history: bool = False
 
     def aligned(self, interactions: Interactions) -> "EmbeddingSource":
         """The same source re-indexed to the merchants and users of ``interactions`` (unknown ones: zero, not known)."""
@@ -44,7 +49,7 @@ class EmbeddingSource:
             u_pos = self.users.get_indexer(interactions.users)
             users, user_vectors = interactions.users, _take(self.user_vectors, u_pos)
             user_vectors[u_pos < 0] = np.nan  # no own vector: scored from history
-        return EmbeddingSource(self.name, interactions.merchants, vectors, known, users, user_vectors, bias)
+        return EmbeddingSource(self.name, interactions.merchants, vectors, known, users, user_vectors, bias, self.user_from_history)
 
     def user_scores(self, interactions: Interactions, user_rows: np.ndarray) -> np.ndarray:
         """``[len(user_rows), n_merchants]`` scores (higher = better); unknown merchants get -inf.
@@ -73,6 +78,10 @@ class EmbeddingSource:
         return scores
 
     def _history_scores(self, interactions: Interactions, user_rows: np.ndarray) -> np.ndarray:
+        if self.user_from_history:
+            profile = history_vectors(interactions.matrix[user_rows], self.merchant_vectors, self.known)
+            scores = profile @ self.merchant_vectors.T
+            return scores + self.merchant_bias[None, :] if self.merchant_bias is not None else scores
         centre = self.merchant_vectors[self.known].mean(axis=0) if self.known.any() else 0.0
         unit = _unit(self.merchant_vectors - centre)
         unit[~self.known] = 0.0  # a used merchant without a vector says nothing about the user
@@ -110,7 +119,7 @@ def fraud_model_source(model) -> EmbeddingSource:
 def implicit_source(model) -> EmbeddingSource:
     """An ``ImplicitModel``'s user and merchant factors (and merchant biases)."""
     return EmbeddingSource(IMPLICIT, model.merchants, model.merchant_factors, np.ones(len(model.merchants), dtype=bool),
-                           model.users, model.user_factors, model.merchant_bias)
+                           model.users, model.user_factors, model.merchant_bias, model.config.method == "softmax")
 
 
 def _take(array: np.ndarray, positions: np.ndarray) -> np.ndarray:
