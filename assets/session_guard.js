@@ -7,12 +7,15 @@
     var leaving = false;
     window.fetch = function () {
         return originalFetch.apply(this, arguments).then(function (response) {
-            if (response.status === 401 && !leaving) {
+            if (response.status !== 401) { return response; }
+            if (!leaving) {
                 leaving = true;
                 var here = window.location.pathname + window.location.search;
                 window.location.assign("/login?next=" + encodeURIComponent(here));
             }
-            return response;
+            // The page is leaving: never hand the refusal to Dash, whose error handling would
+            // race the navigation (and log "body stream already read").
+            return new Promise(function () {});
         });
     };
 })();
