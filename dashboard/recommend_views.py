@@ -104,6 +104,15 @@ def load_context(registry: ModelRegistry, workspace: Workspace, version: str) ->
     return context
 
 
+def version_for_dataset(infos: list, dataset_id: str | None, chosen: str | None) -> str | None:
+    """The version to recommend from for the session's dataset: the chosen one when it was trained
+    on it, else the active one if it was, else the newest that was; None when no version was."""
+    on_dataset = [i for i in infos if dataset_id and i.dataset_id == dataset_id]
+    for candidate in (*(i for i in on_dataset if i.id == chosen), *(i for i in on_dataset if i.active), *on_dataset):
+        return candidate.id
+    return None
+
+
 def id_options(ids: pd.Index, search: str | None, selected: str | None = None, limit: int = OPTION_LIMIT) -> list[dict]:
     """Up to ``limit`` ids containing ``search`` (case-insensitive), the selected one kept."""
     text = (search or "").strip().lower()

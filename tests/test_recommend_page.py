@@ -162,3 +162,25 @@ def test_the_page_warns_when_no_embedding_source_beats_popularity(page, no_model
     assert "chosen: best HR@10" in text and "Neither embedding source beats" in text and "version v-0" in text
     table = views.evaluation_table(evaluation)
     assert "in use" in component_text(table.children[0].children[1].children[1])
+
+
+def test_the_version_follows_the_session_dataset():
+    from types import SimpleNamespace as V
+
+    from dashboard.recommend_views import version_for_dataset
+
+    infos = [V(id="v3", dataset_id="ds-b", active=False), V(id="v2", dataset_id="ds-a", active=False),
+             V(id="v1", dataset_id="ds-a", active=True)]
+    assert version_for_dataset(infos, "ds-a", "v3") == "v1"  # the active one, trained on the session's dataset
+    assert version_for_dataset(infos, "ds-a", "v2") == "v2"  # a choice on that dataset is kept
+    assert version_for_dataset(infos, "ds-b", "v1") == "v3"  # else the newest on it
+    assert version_for_dataset(infos, "ds-c", "v1") is None and version_for_dataset(infos, None, "v1") is None
+
+
+def test_choosing_a_dataset_picks_a_version_trained_on_it(page, dataset, with_model):
+    version = page.follow_session_dataset(dataset.id, None)
+    assert version == with_model[0]
+    with pytest.raises(PreventUpdate):
+        page.follow_session_dataset(dataset.id, version)  # already the right one
+    with pytest.raises(PreventUpdate):
+        page.follow_session_dataset("ds-000000000000", version)  # no version on that dataset: keep the choice

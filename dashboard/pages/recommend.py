@@ -86,6 +86,14 @@ def layout(**_query) -> html.Div:
     )
 
 
+@callback(Output("recommend-version", "value"), Input("app-dataset", "data"), State("recommend-version", "value"))
+def follow_session_dataset(dataset_id: str | None, chosen: str | None):
+    """Recommendations are for one dataset's users and merchants: prefer a version trained on the session's dataset."""
+    version = views.version_for_dataset(context.registry().list_versions(), dataset_id, chosen)
+    if version is None or version == chosen:
+        raise PreventUpdate
+    return version
+
 @callback(
     Output("recommend-context", "children"),
     Output("recommend-category", "options"),
