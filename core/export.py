@@ -7,11 +7,11 @@ Parquet keeps types and is not opened by spreadsheets, so it is written as is.
 """
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 
 import pandas as pd
+
+from core.files import replacing
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -33,15 +33,11 @@ def escape_cells(frame: pd.DataFrame) -> pd.DataFrame:
 def write_table(frame: pd.DataFrame, path: Path) -> None:
     """Write ``frame`` to ``path``: Parquet for ``.parquet``, else escaped CSV; atomically (temp file + rename)."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
+    with replacing(path) as tmp:
         if path.suffix.lower() == ".parquet":
             frame.to_parquet(tmp, index=False)
         else:
             escape_cells(frame).to_csv(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _escape_cell(value: object) -> object:

@@ -33,12 +33,12 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import torch
 
 from core.access import LOCAL, Principal, can_see, check_change, owner_name
 from core.errors import NotFoundError, TxlabError
+from core.files import json_default, write_json
 
 log = logging.getLogger(__name__)
 
@@ -101,9 +101,9 @@ class ModelRegistry:
         """Store a new version and return its id; nothing is left behind if writing fails.
 
         ``id``, ``created``, ``owner`` (by default the viewer), ``format_version``,
-        ``library_versions`` and ``files`` in ``meta`` are set by the registry. A user's first
-        version becomes their active one, and the "local" user's (the CLI's) while it has none, as
-        before accounts.
+        ``library_versions`` and ``files`` in ``meta`` are set by the registry. The owner's first
+        version becomes their active one. Only the owner's pointer is touched: another user's
+        version never becomes the "local" user's (the CLI's) active model.
         """
         owner = owner_name(self.viewer, owner)
         tables = dict(tables or {})
@@ -115,7 +115,7 @@ class ModelRegistry:
         try:
             staging.mkdir()
             torch.save({name: tensor.detach().cpu() for name, tensor in weights.items()}, staging / _WEIGHTS)
-            write_json(history, staging / _HISTORY)
+            write_json(staging / _HISTORY, history)
             if tables:
                 (staging / _TABLES).mkdir()
                 for name, frame in tables.items():
@@ -129,15 +129,14 @@ class ModelRegistry:
                 "library_versions": _library_versions(),
                 "files": _hash_files(staging),
             }
-            write_json(full_meta, staging / _META)
+            write_json(staging / _META, full_meta)
             staging.rename(self.models_dir / version_id)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         log.info("saved model version %s for %s", version_id, owner)
-        for user in {owner, LOCAL.name}:
-            if self._pointer(user) is None:
-                self._write_active(user, version_id)
+        if self._pointer(owner) is None:
+            self._write_active(owner, version_id)
         return version_id
 
     def list_versions(self, owner: str | None = None) -> list[VersionInfo]:
@@ -284,7 +283,7 @@ class ModelRegistry:
     def _write_active(self, user: str, version_id: str) -> None:
         path = self._active_path(user)
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_json({"id": version_id, "user": user}, path)
+        write_json(path, {"id": version_id, "user": user})
 
     @staticmethod
     def _checked_meta(folder: Path, version_id: str) -> dict:
@@ -311,20 +310,6 @@ def as_registry(models: "ModelRegistry | str | os.PathLike") -> "ModelRegistry":
     return models if isinstance(models, ModelRegistry) else ModelRegistry(models)
 
 
-def write_json(data: Any, path: Path) -> None:
-    """Write JSON so that a reader sees the old file or the new one, never half of either.
-
-    NumPy scalars are stored as plain numbers; anything else JSON cannot hold raises ``TypeError``.
-    The temporary name is unique, so two processes writing the same file do not collide.
-    """
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        tmp.write_text(json.dumps(data, indent=2, default=_json_default), encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def json_problem(value: Any, where: str) -> str | None:
     """The first place inside ``value`` that JSON cannot hold, e.g. ``meta['scalers']['amount']``."""
     if isinstance(value, dict):
@@ -338,16 +323,10 @@ def json_problem(value: Any, where: str) -> str | None:
     if isinstance(value, (list, tuple)):
         return next((p for i, item in enumerate(value) if (p := json_problem(item, f"{where}[{i}]"))), None)
     try:
-        json.dumps(value, default=_json_default)
+        json.dumps(value, default=json_default)
     except (TypeError, ValueError):
         return f"{where} (a {type(value).__name__})"
     return None
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def _check_inputs(weights: Any, meta: Any, history: Any, tables: dict) -> None:

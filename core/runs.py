@@ -35,7 +35,8 @@ from pathlib import Path
 
 from core.access import Principal, can_change, can_see, owner_name
 from core.errors import NotFoundError, TxlabError
-from core.registry import json_problem, write_json
+from core.files import write_json
+from core.registry import json_problem
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +106,8 @@ class RunStore:
         )
         folder = self.runs_dir / run_id
         folder.mkdir(parents=True)
-        write_json([], folder / _HISTORY)
-        write_json(record.to_dict(), folder / _RECORD)  # last: readers skip folders without it
+        write_json(folder / _HISTORY, [])
+        write_json(folder / _RECORD, record.to_dict())  # last: readers skip folders without it
         log.info("started training run %s on %s for %s", run_id, dataset_id, owner)
         return record
 
@@ -122,9 +123,9 @@ class RunStore:
         _check_json(epoch, "epoch")
         folder = self._folder(run_id)
         if self.viewer is not None and not can_change(self.viewer, _load(folder).owner):
-            raise NotFoundError(f"No training run {run_id!r}")
+            raise NotFoundError(_not_found(run_id))
         history = _read_json(folder / _HISTORY)
-        write_json([*history, dict(epoch)], folder / _HISTORY)
+        write_json(folder / _HISTORY, [*history, dict(epoch)])
         self._update(run_id)
 
     def heartbeat(self, run_id: str) -> None:
@@ -150,11 +151,11 @@ class RunStore:
         try:
             record = _load(folder)
         except FileNotFoundError as error:
-            raise NotFoundError(f"No training run {run_id!r}") from error
+            raise NotFoundError(_not_found(run_id)) from error
         except (ValueError, TypeError) as error:
             raise TxlabError(f"Training run {run_id} has an unreadable {_RECORD}") from error
         if not can_see(self.viewer, record.owner):
-            raise NotFoundError(f"No training run {run_id!r}")
+            raise NotFoundError(_not_found(run_id))
         return self._settle(folder, record)
 
     def list_runs(self, owner: str | None = None, limit: int = 50) -> list[RunRecord]:
@@ -178,7 +179,7 @@ class RunStore:
         The trainer asks through an unscoped store; a viewer's store also checks the run is theirs.
         """
         if not isinstance(run_id, str) or not _ID_PATTERN.match(run_id):
-            raise NotFoundError(f"No training run {run_id!r}")
+            raise NotFoundError(_not_found(run_id))
         if self.viewer is not None and not self.viewer.admin:
             self.get(run_id)
         return os.path.exists(self.runs_dir / run_id / _CANCEL)
@@ -215,7 +216,7 @@ class RunStore:
         fresh.status = "failed"
         fresh.message = f"{_STALE_PREFIX} (no sign of life since {_clock(fresh.updated)} UTC)."
         try:
-            write_json(fresh.to_dict(), folder / _RECORD)
+            write_json(folder / _RECORD, fresh.to_dict())
         except OSError:  # deleted meanwhile: show the verdict, there is nothing left to fix
             return fresh
         log.warning("training run %s stopped without finishing (pid %s)", fresh.id, fresh.pid)
@@ -233,7 +234,7 @@ class RunStore:
         folder = self._folder(run_id)
         record = _load(folder)
         if not can_change(self.viewer, record.owner):
-            raise NotFoundError(f"No training run {run_id!r}")
+            raise NotFoundError(_not_found(run_id))
         if (
             record.status == "failed"
             and record.pid == os.getpid()
@@ -243,16 +244,21 @@ class RunStore:
         if change is not None:
             change(record)
         record.updated = _iso(_utcnow())
-        write_json(record.to_dict(), folder / _RECORD)
+        write_json(folder / _RECORD, record.to_dict())
         return record
 
     def _folder(self, run_id: str) -> Path:
         if not isinstance(run_id, str) or not _ID_PATTERN.match(run_id):
-            raise NotFoundError(f"No training run {run_id!r}")
+            raise NotFoundError(_not_found(run_id))
         folder = self.runs_dir / run_id
         if not (folder / _RECORD).is_file():
-            raise NotFoundError(f"No training run {run_id!r}")
+            raise NotFoundError(_not_found(run_id))
         return folder
+
+
+def _not_found(run_id: object) -> str:
+    """The one message for a run that is absent, malformed or someone else's: ids cannot be probed."""
+    return f"No training run {run_id!r}"
 
 
 def _utcnow() -> datetime:

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import gzip as _gzip
 import os
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -42,6 +41,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from core.errors import TxlabError
+from core.files import replacing
 
 __all__ = [
     "SynthConfig",
@@ -241,17 +241,11 @@ def write_dataset(df: pd.DataFrame, path: str | os.PathLike) -> None:
     """
     target = Path(path)
     table = pa.Table.from_pandas(df, preserve_index=False)
-    # Not mkstemp: its 0600 mode would survive the rename; a fresh file gets the usual umask.
-    tmp_name = str(target.parent / f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp")
-    try:
+    with replacing(target) as tmp:  # a fresh file, so it gets the usual umask (mkstemp's 0600 would survive the rename)
         if target.suffix.lower() == ".parquet":
-            pq.write_table(table, tmp_name, compression="zstd")
+            pq.write_table(table, str(tmp), compression="zstd")
         else:
-            _write_csv(_seconds_timestamps(table), tmp_name, gzip=target.suffix.lower() == ".gz")
-        os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+            _write_csv(_seconds_timestamps(table), str(tmp), gzip=target.suffix.lower() == ".gz")
 
 
 # --- validation -------------------------------------------------------------------------------

@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from core.errors import NotFoundError, TxlabError
+from core.files import write_json
+from core.secret import private_folder
 
 try:  # POSIX: one append at a time per upload, across threads and server processes
     import fcntl
@@ -85,8 +87,7 @@ class UploadStore:
         ``max_open_per_owner`` unfinished uploads for one user, and a size the disk cannot hold.
         """
         size = _check_size(size, self.max_bytes)
-        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(self.folder, 0o700)
+        private_folder(self.folder)
         self.remove_stale()
         open_uploads = self._make_way(owner)
         if open_uploads >= self.max_open_per_owner:
@@ -97,7 +98,7 @@ class UploadStore:
         info = UploadInfo(id=f"up-{secrets.token_hex(16)}", owner=str(owner), name=clean_label(filename), size=size, created=time.time())
         fd = os.open(self._path(info.id, _PART), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         os.close(fd)
-        _write_json({k: v for k, v in asdict(info).items() if k != "received"}, self._path(info.id, _META))
+        write_json(self._path(info.id, _META), {k: v for k, v in asdict(info).items() if k != "received"}, private=True)
         log.info("upload %s started by %s: %s bytes", info.id, owner, size)
         return info
 
@@ -130,10 +131,10 @@ class UploadStore:
     def get(self, upload_id: str, owner: str) -> UploadInfo:
         """The upload ``upload_id`` of ``owner``; ``NotFoundError`` for a malformed, unknown or another's id."""
         if not isinstance(upload_id, str) or not _ID_PATTERN.match(upload_id):
-            raise NotFoundError(f"Upload {upload_id!r} not found.")
+            raise NotFoundError(_not_found(upload_id))
         info = self._read(upload_id)
         if info is None or info.owner != owner:
-            raise NotFoundError(f"Upload {upload_id!r} not found.")
+            raise NotFoundError(_not_found(upload_id))
         return info
 
     def finish(self, upload_id: str, owner: str) -> tuple[UploadInfo, Path]:
@@ -267,6 +268,11 @@ def _check_offset(offset: object) -> int:
     return value
 
 
+def _not_found(upload_id: object) -> str:
+    """The one message for an upload that is absent, malformed or someone else's: ids cannot be probed."""
+    return f"Upload {upload_id!r} not found."
+
+
 def _mb(n: int) -> str:
     return f"{n / (1024 * 1024):,.1f}".removesuffix(".0") + " MB"
 
@@ -275,13 +281,3 @@ def _lock(fh: BinaryIO) -> None:
     if fcntl is not None:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)  # released when the file is closed
 
-
-def _write_json(data: dict, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -1,10 +1,14 @@
 """Datasets on disk: one folder per dataset under ``DATA_DIR/datasets/<id>/``.
 
 A dataset folder holds ``data/`` (the ingested table as zstd Parquet parts, see
-``core.parquet_store``), ``meta.json`` (its sidecar) and, once a mapping is saved, ``mapped/``
-(the table under canonical names). A folder is
-built under a temporary name and renamed into place, so a failed import leaves nothing behind;
-sidecar updates are written to a temporary file and swapped in with ``os.replace``.
+``core.parquet_store``), ``meta.json`` (its sidecar), once a mapping is saved ``mapped/`` (the
+table under canonical names) and, while it is shared, an empty marker file ``shared``. A folder is
+built under a temporary name and renamed into place, so a failed import leaves nothing behind.
+
+Sharing is a marker rather than a sidecar field, so sharing or unsharing never rewrites
+``meta.json`` and a mapping saved meanwhile cannot undo it. The only rewrite of a sidecar (saving a
+mapping, or clearing ``shared: true`` that sidecars held before the marker) happens under a lock
+on the dataset's folder and re-reads the sidecar first (``core.files``).
 
 User-supplied names are only ever stored as text: paths are built from generated ids, which are
 checked against a strict pattern before they touch the file system.
@@ -32,13 +36,14 @@ import pyarrow as pa
 from core import parquet_store
 from core.access import Principal, can_see, check_change, owner_name
 from core.errors import NotFoundError, TxlabError
+from core.files import locked_folder, write_json
 from core.schema import ColumnMapping
 
 log = logging.getLogger(__name__)
 
 SERVER_FILE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".txt", ".parquet")
 _ID_PATTERN = re.compile(r"^ds-[0-9a-f]{12}$")
-_DATA, _MAPPED, _META = "data", "mapped", "meta.json"  # tables are folders of Parquet parts
+_DATA, _MAPPED, _META, _SHARED = "data", "mapped", "meta.json", "shared"  # tables are folders of Parquet parts
 
 
 @dataclass
@@ -52,7 +57,7 @@ class DatasetMeta:
     rows: int
     columns: list[str]
     owner: str = "local"
-    shared: bool = False  # visible to every user (only the owner or an admin changes it)
+    shared: bool = False  # visible to every user (only the owner or an admin changes it); from the marker file
     report: dict | None = None
     mapping: dict | None = None
     coercion: dict | None = None
@@ -122,7 +127,7 @@ class Workspace:
         try:
             staging.mkdir()
             parquet_store.write_table(frame, staging / _DATA)
-            _write_json(meta.to_dict(), staging / _META)
+            write_json(staging / _META, meta.to_dict(), default=str)
             staging.rename(self.datasets_dir / dataset_id)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
@@ -173,17 +178,21 @@ class Workspace:
     def save_mapping(
         self, dataset_id: str, mapping: ColumnMapping, mapped: pd.DataFrame, coercion: dict
     ) -> DatasetMeta:
-        """Store the mapping, its coercion report and the mapped table together."""
+        """Store the mapping, its coercion report and the mapped table together.
+
+        Two saves of one dataset run one after the other, so its sidecar always describes its table.
+        """
         folder = self._folder(dataset_id)
-        meta = self._read_meta(folder)
-        self._check_change(meta, "change the mapping of")
-        parquet_store.write_table(mapped, folder / _MAPPED)
-        meta.mapping = mapping.to_dict()
-        meta.coercion = coercion
-        meta.mapped_rows = int(len(mapped))
-        meta.mapped_by = self.viewer.name if self.viewer is not None else meta.owner
-        _write_json(meta.to_dict(), folder / _META)
-        return meta
+        with locked_folder(folder):
+            meta = self._read_meta(folder)
+            self._check_change(meta, "change the mapping of")
+            parquet_store.write_table(mapped, folder / _MAPPED)
+            return self._update_sidecar(folder, {
+                "mapping": mapping.to_dict(),
+                "coercion": coercion,
+                "mapped_rows": int(len(mapped)),
+                "mapped_by": self.viewer.name if self.viewer is not None else meta.owner,
+            })
 
     def delete(self, dataset_id: str) -> None:
         """Remove a dataset with its mapping (owner or admin only)."""
@@ -195,14 +204,23 @@ class Workspace:
         log.info("deleted dataset %s", dataset_id)
 
     def share(self, dataset_id: str, shared: bool) -> DatasetMeta:
-        """Let every user see and use the dataset (or stop that); owner or admin only."""
+        """Let every user see and use the dataset (or stop that); owner or admin only.
+
+        Only the marker file changes; a sidecar that still says ``shared: true`` is cleared as well.
+        """
         folder = self._folder(dataset_id)
         meta = self._read_meta(folder)
         self._check_change(meta, "share")
-        meta.shared = bool(shared)
-        _write_json(meta.to_dict(), folder / _META)
-        log.info("dataset %s %s", dataset_id, "shared" if meta.shared else "no longer shared")
-        return meta
+        marker = folder / _SHARED
+        if shared:
+            marker.touch()
+        else:
+            marker.unlink(missing_ok=True)
+            if _sidecar(folder).get("shared") is True:
+                with locked_folder(folder):
+                    self._update_sidecar(folder, {"shared": False})
+        log.info("dataset %s %s", dataset_id, "shared" if shared else "no longer shared")
+        return self._read_meta(folder)
 
     def check_change(self, dataset_id: str, action: str) -> DatasetMeta:
         """The sidecar, when the viewer may change what belongs to the dataset (owner or admin).
@@ -233,32 +251,44 @@ class Workspace:
 
     def _folder(self, dataset_id: str) -> Path:
         if not isinstance(dataset_id, str) or not _ID_PATTERN.match(dataset_id):
-            raise NotFoundError(f"Dataset {dataset_id!r} not found.")
+            raise NotFoundError(_not_found(dataset_id))
         folder = self.datasets_dir / dataset_id
         if not (folder / _META).is_file():
-            raise NotFoundError(f"Dataset {dataset_id!r} not found.")
+            raise NotFoundError(_not_found(dataset_id))
         if self.viewer is not None and not self.viewer.admin:
             try:
                 meta = self._read_meta(folder)
             except (OSError, ValueError, TypeError):
-                raise NotFoundError(f"Dataset {dataset_id!r} not found.") from None
+                raise NotFoundError(_not_found(dataset_id)) from None
             if not can_see(self.viewer, meta.owner, meta.shared):
-                raise NotFoundError(f"Dataset {dataset_id!r} not found.")
+                raise NotFoundError(_not_found(dataset_id))
         return folder
 
     def _check_change(self, meta: DatasetMeta, action: str) -> None:
         check_change(self.viewer, meta.owner, meta.shared, action=action, thing=f"dataset “{meta.name}”",
-                     not_found=f"Dataset {meta.id!r} not found.")
+                     not_found=_not_found(meta.id))
 
     @staticmethod
     def _read_meta(folder: Path) -> DatasetMeta:
-        return DatasetMeta.from_dict(json.loads((folder / _META).read_text(encoding="utf-8")))
+        """The sidecar, shared when its marker exists (or, as before the marker, when the sidecar says so)."""
+        meta = DatasetMeta.from_dict(_sidecar(folder))
+        meta.shared = meta.shared is True or (folder / _SHARED).is_file()
+        return meta
+
+    def _update_sidecar(self, folder: Path, changes: dict) -> DatasetMeta:
+        """Re-read the sidecar, apply ``changes`` and write it back; the caller holds ``locked_folder(folder)``."""
+        data = {**_sidecar(folder), **changes}
+        write_json(folder / _META, data, default=str)
+        return self._read_meta(folder)
 
 
-def _write_json(data: dict, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+def _sidecar(folder: Path) -> dict:
+    data = json.loads((folder / _META).read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError(f"{folder.name}/{_META} does not hold an object")
+    return data
+
+
+def _not_found(dataset_id: object) -> str:
+    """The one message for a dataset that is absent, malformed or someone else's: ids cannot be probed."""
+    return f"Dataset {dataset_id!r} not found."

@@ -107,16 +107,18 @@ def run_analysis(model_ref: str, dataset_id: str, revenue_column: str, assumptio
 def analysis(key: dict) -> Analysis:
     """The analysis of a stored key, from the LRU or rebuilt (scores come from the disk cache).
 
-    The key comes from the browser: the user's stores check both ids before the LRU is read.
+    The key comes from the browser: the user's stores check both ids before the LRU is read, and
+    the LRU is keyed by the version id the reference resolves to for this user (a key saying
+    "active" means this user's active version, never another user's cached one).
     """
     workspace, registry, settings = context.workspace(), context.registry(), context.settings()
-    registry.resolve(key["version"])
+    version = registry.resolve(key["version"])
     fingerprint = data_version(workspace, key["dataset"]).fingerprint
     assumptions = Assumptions(**key["assumptions"])
-    data_key = (key["version"], key["dataset"], fingerprint, key["revenue"])
+    data_key = (version, key["dataset"], fingerprint, key["revenue"])
 
     def load() -> MoneyData:
-        _, scores = cached_scores(workspace, key["dataset"], registry, settings.cache_folder, key["version"])
+        _, scores = cached_scores(workspace, key["dataset"], registry, settings.cache_folder, version)
         return money_data(workspace, key["dataset"], scores, key["revenue"])
 
     def build() -> Analysis:

@@ -34,7 +34,8 @@ from core.fraud_model import FraudModel
 from core.ingest import read_table
 from core.predict import ModelSchema, RowScore, RowScorer, model_schema, score_table
 from core.access import Principal, can_see, owner_name
-from core.registry import ModelRegistry, as_registry, write_json
+from core.files import write_json
+from core.registry import ModelRegistry, as_registry
 from core.schema import ColumnMapping
 from core.scoring import SCORE_COLUMN, load_model
 from dashboard import figures
@@ -49,6 +50,8 @@ SCORE_BINS = 20
 FORMATS = ("csv", "parquet")
 KEEP_FILES_S = 24 * 3600  # uploads and scored files older than this are removed when new ones are written
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
+_NO_SCORED_FILE = "That scored file does not exist: score the file again."  # absent, forged or another user's: one answer
+_NO_UPLOAD = "The uploaded file is no longer available: upload it again."  # the same for uploads
 _KIND_LABEL = {"categorical": "category", "number": "number", "datetime": "date and time"}
 
 
@@ -283,18 +286,20 @@ def decode_upload(contents: str, max_bytes: int) -> bytes:
         raise TxlabError("The upload was not received intact; please try again.") from None
 
 
-def save_upload(cache_folder: Path, payload: bytes, name: str, limits) -> dict:
+def save_upload(cache_folder: Path, payload: bytes, name: str, limits, *, viewer: Principal | None) -> dict:
     """Check that an uploaded file reads as a table, keep its bytes under a random name, and describe it.
 
     The description (``{"id", "name", "columns", "rows"}``) is what the page's store holds; the
-    user's file name is only a label, never part of a path.
+    user's file name is only a label, never part of a path. The file records ``viewer`` as its
+    owner: only they, or an admin, may score it.
     """
     frame, _ = read_table(payload, name=name, limits=limits)
     token = uuid.uuid4().hex
-    folder = Path(cache_folder) / "score-uploads"
-    folder.mkdir(parents=True, exist_ok=True)
-    prune(folder)
-    (folder / f"{token}.bin").write_bytes(payload)
+    path = _upload_path(cache_folder, token)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    prune(path.parent)
+    path.write_bytes(payload)
+    _record_owner(path, viewer)
     return {"id": token, "name": name, "columns": [str(c) for c in frame.columns], "rows": len(frame)}
 
 
@@ -305,16 +310,17 @@ def source_options(datasets: list, upload: dict | None) -> list[dict]:
 
 
 def resolve_source(workspace, cache_folder: Path, value: str | None, upload: dict | None) -> ScoreSource:
-    """The source a picker value names; an upload only by the random id this page issued."""
+    """The source a picker value names; an upload only by the random id this page issued to the workspace's viewer
+    (another user's upload is "no longer available", like one pruned)."""
     if not value:
         raise TxlabError("Choose a dataset or upload a file to score.")
     if value.startswith("upload:"):
         token = value.split(":", 1)[1]
         if not upload or upload.get("id") != token or not _TOKEN.match(token):
-            raise TxlabError("The uploaded file is no longer available: upload it again.")
-        path = Path(cache_folder) / "score-uploads" / f"{token}.bin"
-        if not path.exists():
-            raise TxlabError("The uploaded file is no longer available: upload it again.")
+            raise TxlabError(_NO_UPLOAD)
+        path = _upload_path(cache_folder, token)
+        if not _owned(path, workspace.viewer):
+            raise TxlabError(_NO_UPLOAD)
         return ScoreSource(name=upload["name"], columns=list(upload["columns"]), rows=upload.get("rows"), upload_path=path)
     meta = workspace.get(value)
     return ScoreSource(name=meta.name, columns=list(meta.columns), rows=meta.rows, dataset_id=meta.id)
@@ -404,7 +410,7 @@ def run_batch(*, workspace, registry: ModelRegistry, cache_folder: Path, version
     path = scored_path(cache_folder, token, fmt)
     prune(path.parent)
     write_table(scored, path)
-    write_json({"owner": owner_name(workspace.viewer), "version": entry.version}, _owner_path(path))
+    _record_owner(path, workspace.viewer, version=entry.version)
     threshold = float(entry.schema.threshold)
     edges, counts = score_bins(scores)
     return BatchResult(token=token, fmt=fmt, version=entry.version, source_name=source.name, rows=len(scored), threshold=threshold,
@@ -415,7 +421,7 @@ def run_batch(*, workspace, registry: ModelRegistry, cache_folder: Path, version
 def scored_path(cache_folder: Path, token: str, fmt: str) -> Path:
     """Where a scored table lives: a random name this app chose, never one a user gave."""
     if not _TOKEN.match(str(token)) or fmt not in FORMATS:
-        raise TxlabError("That scored file does not exist: score the file again.")
+        raise TxlabError(_NO_SCORED_FILE)
     folder = Path(cache_folder) / "scored"
     folder.mkdir(parents=True, exist_ok=True)
     return folder / f"{token}.{fmt}"
@@ -424,17 +430,31 @@ def scored_path(cache_folder: Path, token: str, fmt: str) -> Path:
 def owned_scored_path(cache_folder: Path, token: str, fmt: str, viewer: Principal | None) -> Path:
     """A scored table ``viewer`` may download: one they scored (an admin: any); else "does not exist"."""
     path = scored_path(cache_folder, token, fmt)
-    try:
-        owner = json.loads(_owner_path(path).read_text(encoding="utf-8"))["owner"]
-    except (OSError, ValueError, TypeError, KeyError):
-        owner = None
-    if not path.exists() or not isinstance(owner, str) or not can_see(viewer, owner):
-        raise TxlabError("That scored file does not exist: score the file again.")
+    if not _owned(path, viewer):
+        raise TxlabError(_NO_SCORED_FILE)
     return path
 
 
-def _owner_path(scored: Path) -> Path:
-    return scored.with_name(f"{scored.stem}.owner.json")
+def _upload_path(cache_folder: Path, token: str) -> Path:
+    return Path(cache_folder) / "score-uploads" / f"{token}.bin"
+
+
+def _record_owner(path: Path, viewer: Principal | None, **details) -> None:
+    """Write who made the app's file ``path`` (an upload, a scored table) next to it: see ``_owned``."""
+    write_json(_owner_path(path), {"owner": owner_name(viewer), **details})
+
+
+def _owned(path: Path, viewer: Principal | None) -> bool:
+    """Whether ``path`` exists and ``viewer`` may use it: its recorded owner, or an admin (no record: nobody)."""
+    try:
+        owner = json.loads(_owner_path(path).read_text(encoding="utf-8"))["owner"]
+    except (OSError, ValueError, TypeError, KeyError):
+        return False
+    return path.exists() and isinstance(owner, str) and can_see(viewer, owner)
+
+
+def _owner_path(path: Path) -> Path:
+    return path.with_name(f"{path.stem}.owner.json")
 
 
 def prune(folder: Path, keep_s: float = KEEP_FILES_S) -> None:

@@ -160,6 +160,19 @@ def test_the_local_user_keeps_active_json_as_before_accounts(tmp_path):
     assert ModelRegistry(tmp_path, viewer=ALICE).active_id() == second
 
 
+def test_a_lan_users_first_version_never_becomes_the_clis_active_model(tmp_path):
+    """Training saves through an unscoped registry with the user as owner; ``txlab score --model active`` is "local"'s."""
+    cli = ModelRegistry(tmp_path)
+    hers = cli.save_version(weights={"w": torch.zeros(2)}, meta={}, history=[], owner="alice")
+    mine = _version(ModelRegistry(tmp_path, viewer=BOB))
+    assert ModelRegistry(tmp_path, viewer=ALICE).active_id() == hers and ModelRegistry(tmp_path, viewer=BOB).active_id() == mine
+    assert cli.active_id() is None and not (tmp_path / "active.json").exists()
+    with pytest.raises(NotFoundError, match="No active model"):
+        cli.resolve("active")
+    own = _version(ModelRegistry(tmp_path, viewer=LOCAL))
+    assert cli.resolve("active") == own and ModelRegistry(tmp_path, viewer=ALICE).active_id() == hers
+
+
 def test_an_admin_sees_everyones_versions_and_may_delete_them(tmp_path):
     a, b = _version(ModelRegistry(tmp_path, viewer=ALICE)), _version(ModelRegistry(tmp_path, viewer=BOB))
     admin = ModelRegistry(tmp_path, viewer=ADMIN)

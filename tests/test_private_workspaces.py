@@ -6,6 +6,7 @@ once are checked the same way.
 """
 from __future__ import annotations
 
+import base64
 import dataclasses
 import threading
 from types import SimpleNamespace
@@ -14,6 +15,7 @@ import pytest
 from dash.exceptions import PreventUpdate
 
 from core.access import LOCAL, Principal
+from core.errors import TxlabError
 from core.mapping import apply_mapping
 from core.registry import ModelRegistry
 from core.runs import RunStore
@@ -240,6 +242,54 @@ def test_a_shared_model_is_usable_by_others_but_only_its_owner_deletes_or_unshar
         assert "no longer shared" in text(pages.models.share_version([False])[1])
     as_user(BOB)
     assert pages.predict.list_versions(None, None) == ([], None)  # gone from his pickers, his active one included
+
+
+def test_the_profit_page_caches_each_users_active_model_under_its_own_id(pages, alice, as_user):
+    """A key saying "active" (the browser sends the key) is this user's active version, never an analysis cached for another."""
+    from core.finance import Assumptions
+    from dashboard import money_views
+
+    models = alice.settings.models_dir
+    loaded = ModelRegistry(models).load(alice.version)
+    weights = {k: v * 0.5 if v.is_floating_point() else v for k, v in loaded.weights.items()}  # another model, same inputs
+    bobs = ModelRegistry(models, viewer=BOB).save_version(weights=weights, meta=loaded.meta, history=loaded.history, tables=loaded.tables)
+    ModelRegistry(models, viewer=BOB).set_active(bobs)
+    Workspace(alice.settings.data_dir, viewer=ALICE).share(alice.dataset.id, True)
+    try:
+        active = money_views.make_key("active", alice.dataset.id, "amount", Assumptions())
+        as_user(ALICE)
+        hers = money_views.analysis(active)
+        as_user(BOB)
+        his = money_views.analysis(active)
+        assert not (his.model.scores == hers.model.scores).all()  # scored by his model, not hers
+        assert his is money_views.analysis({**active, "version": bobs})  # one cache entry per version id
+        as_user(ALICE)
+        assert hers is money_views.analysis({**active, "version": alice.version})
+    finally:
+        Workspace(alice.settings.data_dir, viewer=ALICE).share(alice.dataset.id, False)
+        ModelRegistry(models, viewer=BOB).delete(bobs)
+
+
+def test_another_users_score_page_upload_is_gone_like_a_pruned_one(pages, alice, as_user):
+    from dashboard import predict_views
+
+    cache = alice.settings.cache_folder
+    contents = "data:text/csv;base64," + base64.b64encode(raw_frame(rows=50).to_csv(index=False).encode()).decode()
+    as_user(ALICE)
+    store, _ = pages.score.upload_file(contents, "alice.csv")
+    value = f"upload:{store['id']}"
+    assert predict_views.resolve_source(context.workspace(), cache, value, store).rows == 50
+    as_user(BOB)
+    with pytest.raises(TxlabError) as hers:
+        predict_views.resolve_source(context.workspace(), cache, value, store)
+    pruned = {**store, "id": "0" * 32}
+    with pytest.raises(TxlabError) as gone:
+        predict_views.resolve_source(context.workspace(), cache, f"upload:{pruned['id']}", pruned)
+    assert str(hers.value) == str(gone.value) == "The uploaded file is no longer available: upload it again."
+    result, file = pages.score.score(lambda _: None, 1, "active", value, store, "csv")
+    assert "no longer available" in text(result) and file is None
+    as_user(ADMIN)
+    assert predict_views.resolve_source(context.workspace(), cache, value, store).name == "alice.csv"
 
 
 # --- training -----------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
+from core.access import Principal
 from core.errors import NotFoundError, TxlabError
 from core.registry import ModelIntegrityError, ModelRegistry
 
@@ -62,7 +63,8 @@ def test_a_saved_version_loads_back_whole(registry):
     assert (info.id, info.owner, info.dataset_id, info.dataset_name, info.status) == (
         version_id, "ana", "ds-0123456789ab", "cards.csv", "ready")
     assert info.metrics == {"auc": 0.91} and info.baselines == {"logreg": {"auc": 0.8}}
-    assert info.active  # the first version becomes active by itself
+    assert not info.active  # ana's version is never the unscoped (CLI, "local") registry's active one ...
+    assert ModelRegistry(registry.models_dir, viewer=Principal("ana")).get_info(version_id).active  # ... but her first is hers
     assert registry.get_info(version_id) == info
 
 

@@ -1,4 +1,5 @@
 import json
+import time
 
 import pandas as pd
 import pytest
@@ -172,3 +173,82 @@ def test_an_imported_file_reads_back_exactly_as_it_was_read(workspace, tmp_path)
     assert str(stored["flag"].dtype) == "boolean" and stored["flag"].isna().sum() == 1
     assert stored["id"].iloc[0] == "000"
     assert [c.dtype for c in result.report.columns] == [c.dtype for c in report.columns]
+
+
+def _mapping_while(workspace, frame, dataset_id, meanwhile):
+    """Save a mapping in a thread whose table write pauses until ``meanwhile`` (run in another thread) is done."""
+    import threading
+
+    from core import parquet_store
+
+    done, errors = threading.Event(), []
+    write_table = parquet_store.write_table
+
+    def slow_write(table, folder):
+        done.wait(timeout=2)  # the other thread may wait for this save's lock: then the save goes on after 2 s
+        write_table(table, folder)
+
+    def other():
+        try:
+            meanwhile()
+        except BaseException as error:  # noqa: BLE001
+            errors.append(error)
+        finally:
+            done.set()
+
+    mapping = ColumnMapping(fields={"amount": "amt", "label": "fraud"})
+    thread = threading.Thread(target=other)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(parquet_store, "write_table", slow_write)
+        saving = threading.Thread(target=workspace.save_mapping, args=(dataset_id, mapping, frame[["amt"]].rename(columns={"amt": "amount"}), {}))
+        saving.start()
+        time.sleep(0.1)  # the save has read the sidecar and is writing its table
+        thread.start()
+        saving.join(timeout=30)
+        thread.join(timeout=30)
+    assert errors == []
+
+
+@pytest.mark.parametrize("older_sidecar", [False, True], ids=["marker", "shared-true-in-sidecar"])
+def test_unsharing_while_a_mapping_is_saved_is_not_undone(workspace, frame, older_sidecar):
+    meta = workspace.add_dataset(frame, name="a", source="upload")
+    sidecar = workspace.datasets_dir / meta.id / "meta.json"
+    if older_sidecar:  # as sidecars were written before the marker file
+        sidecar.write_text(json.dumps({**json.loads(sidecar.read_text()), "shared": True}))
+    else:
+        workspace.share(meta.id, True)
+    assert workspace.get(meta.id).shared
+
+    _mapping_while(workspace, frame, meta.id, lambda: workspace.share(meta.id, False))
+    again = workspace.get(meta.id)
+    assert not again.shared and again.mapped_rows == 3  # both changes kept
+    assert json.loads(sidecar.read_text())["shared"] is False
+
+
+def test_sharing_and_mapping_one_dataset_from_many_threads_raise_nothing(workspace, frame):
+    import threading
+
+    meta = workspace.add_dataset(frame, name="a", source="upload")
+    mapping = ColumnMapping(fields={"amount": "amt"})
+    mapped = frame[["amt"]].rename(columns={"amt": "amount"})
+    errors = []
+
+    def work(i):
+        try:
+            for n in range(15):
+                if i % 2:
+                    workspace.share(meta.id, n % 2 == 0)
+                else:
+                    workspace.save_mapping(meta.id, mapping, mapped.head(1 + n % 3), {"n": n})
+        except BaseException as error:  # noqa: BLE001
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    final = workspace.get(meta.id)
+    assert final.mapped_rows == len(workspace.load_mapped(meta.id))  # the sidecar describes the table saved last
+    assert sorted(p.name for p in (workspace.datasets_dir / meta.id).iterdir()) == ["data", "mapped", "meta.json"] + (["shared"] if final.shared else [])

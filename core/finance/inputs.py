@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import MappingError, TxlabError
+from core.files import replacing
 from core.finance.assumptions import Assumptions
 from core.finance.ledger import Ledger
 from core.finance.revenue import RevenueReport, detect_revenue_column, parse_revenue
@@ -161,14 +161,11 @@ def _score(workspace: Workspace, dataset_id: str, data_meta, model, meta: dict) 
 
 def _save(path: Path, scores: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp.npy")
     try:
-        np.save(tmp, np.asarray(scores, dtype=np.float64), allow_pickle=False)
-        os.replace(tmp, path)
+        with replacing(path, suffix=".tmp.npy") as tmp:  # np.save would add .npy to any other name
+            np.save(tmp, np.asarray(scores, dtype=np.float64), allow_pickle=False)
     except OSError as error:
         log.warning("could not cache scores %s: %s", path.name, error)
-    finally:
-        tmp.unlink(missing_ok=True)
     prune_scores(path.parent)
 
 

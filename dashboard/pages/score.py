@@ -125,7 +125,7 @@ def upload_file(contents: str | None, filename: str | None):
     name = filename or "upload"
     try:
         payload = views.decode_upload(contents, settings.max_upload_bytes)
-        upload = views.save_upload(settings.cache_folder, payload, name, limits_from(settings))
+        upload = views.save_upload(settings.cache_folder, payload, name, limits_from(settings), viewer=context.principal())
     except Exception as error:  # noqa: BLE001 - every failure becomes an alert
         return no_update, error_alert(error, f"Could not read {name}")
     return upload, html.Div(f"Read “{name}”: {upload['rows']:,} rows, {len(upload['columns'])} columns.", className="small text-success",
