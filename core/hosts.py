@@ -4,6 +4,9 @@ A web page on another site can make the browser resolve its own name to 127.0.0.
 address and then read the answers; the browser still sends that site's name as ``Host``.
 So, like Jupyter, txlab answers only names that mean this machine: loopback names always;
 in LAN mode also the machine's host name, FQDN and addresses; plus the ``allowed_hosts`` setting.
+
+The gate asks at every request, so the answer is kept per settings for ``REFRESH_S``: the
+machine's names are looked up at most once a minute, and a new DHCP address heals by itself.
 """
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import ipaddress
 import logging
 import re
 import socket
+import time
 
 from core.settings import Settings
 
@@ -20,10 +24,18 @@ log = logging.getLogger(__name__)
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 _WILDCARDS = {"", "0.0.0.0", "::"}
 _PORT = re.compile(r"^[0-9]{1,5}$")
+REFRESH_S = 60.0
+_clock = time.monotonic  # a module attribute, so a test can move time
 
 
 def allowed_hosts(settings: Settings) -> frozenset[str]:
-    """The lowercased names and addresses a request's ``Host`` may carry for ``settings``."""
+    """The lowercased names and addresses a request's ``Host`` may carry for ``settings`` (cached up to a minute)."""
+    return _allowed_hosts(settings, int(_clock() // REFRESH_S))
+
+
+@functools.lru_cache(maxsize=16)
+def _allowed_hosts(settings: Settings, period: int) -> frozenset[str]:
+    """``allowed_hosts`` worked out afresh; ``period`` (the minute it is asked in) only keys the cache."""
     bind_host = str(settings.host).strip().strip("[]").lower()
     names = set(LOOPBACK_HOSTS) | set(settings.extra_host_names)
     if bind_host not in _WILDCARDS:
@@ -56,7 +68,6 @@ def host_name(header: str | None) -> str | None:
     return name or None
 
 
-@functools.cache
 def machine_names(bind_host: str) -> frozenset[str]:
     """This machine's host name, FQDN and their addresses, the address bound to, and the outward address."""
     names: set[str] = set()

@@ -30,6 +30,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("auth", "auto", "Accounts and login: 'auto' (required when the host is not loopback) or 'on' (always, e.g. behind a reverse proxy)."),
     Setting("allowed_hosts", "", "Extra names the browser may use to reach the server (comma list), besides this machine's own."),
     Setting("workers", 1, "Server processes when sharing on the LAN; above 1 serves with gunicorn instead of waitress."),
+    Setting("trusted_proxies", 0, "Reverse proxies in front of the server whose X-Forwarded-For/-Proto/-Host headers are believed "
+            "(so login limits count each client, not the proxy). 0: none; set it only behind a proxy that sets those headers."),
 )
 
 AUTH_MODES = ("auto", "on")
@@ -53,13 +55,15 @@ class Settings:
     auth: str = "auto"
     allowed_hosts: str = ""
     workers: int = 1
+    trusted_proxies: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir).resolve())
         object.__setattr__(self, "models_dir", Path(self.models_dir).resolve())
         object.__setattr__(self, "cache_dir", Path(self.cache_dir).resolve() if self.cache_dir else None)
         _check_redis_url(self.redis_url)
-        for name, low in (("port", 1), ("max_upload_mb", 1), ("max_stream_mb", 1), ("max_columns", 1), ("max_decompressed_mb", 1), ("workers", 1)):
+        for name, low in (("port", 1), ("max_upload_mb", 1), ("max_stream_mb", 1), ("max_columns", 1), ("max_decompressed_mb", 1), ("workers", 1),
+                          ("trusted_proxies", 0)):
             if int(getattr(self, name)) < low:
                 raise ValueError(f"Setting {name} must be at least {low}, got {getattr(self, name)!r}.")
         object.__setattr__(self, "auth", str(self.auth).strip().lower())

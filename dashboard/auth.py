@@ -5,26 +5,32 @@ before Dash's own endpoints (``/_dash-*``, assets, component suites, the page ca
 before anything another module registers later. It also adds ``/login`` and ``/logout``.
 
 Whether a login is required is read from ``context.settings()`` at each request (the
-``accounts_required`` property), so one process can switch modes between tests.
+``accounts_required`` property), so one process can switch modes between tests. Behind
+``trusted_proxies`` reverse proxies, Werkzeug's ``ProxyFix`` makes the client's own address
+(``X-Forwarded-For``) the one that failed logins are counted for.
 """
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
 import posixpath
 import secrets
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import dash
 from dash import Dash
 from dash.exceptions import MissingCallbackContextException
-from flask import Response, current_app, g, has_request_context, jsonify, redirect, request, session
+from flask import Flask, Response, current_app, g, has_request_context, jsonify, redirect, request, session
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from core.access import Principal
-from core.accounts import AccountError, AccountStore
+from core.accounts import AccountError, AccountStore, prepare_logins
 from core.hosts import allowed_hosts, host_allowed
 from core.login_limits import LoginLimiter, TooManyLoginsError
+from core.settings import Settings
 from dashboard import context
 from dashboard.login_page import render_login
 
@@ -39,8 +45,12 @@ PUBLIC_FILES = frozenset({"/assets/bootstrap.min.css", "/assets/txlab.css"})
 PUBLIC_PREFIX = "/assets/bootstrap-icons/"
 
 
-def install(app: Dash) -> None:
-    """Guard ``app``'s server: Host check, login gate, cookie settings, login and logout routes."""
+def install(app: Dash, settings: Settings | None = None) -> None:
+    """Guard ``app``'s server: Host check, login gate, cookie settings, login and logout routes.
+
+    ``settings`` (by default the configured ones) say how many reverse proxies to trust.
+    """
+    settings = settings or context.settings()
     server = app.server
     server.config.update(
         SESSION_COOKIE_NAME=SESSION_COOKIE,
@@ -52,6 +62,19 @@ def install(app: Dash) -> None:
     server.after_request(_harden)
     server.add_url_rule(LOGIN_PATH, "txlab_login", _login, methods=["GET", "POST"])
     server.add_url_rule(LOGOUT_PATH, "txlab_logout", _logout, methods=["POST"])
+    trust_proxies(server, settings.trusted_proxies)
+    prepare_logins()  # now, not at the first unknown-name login: that one would take twice as long
+
+
+def trust_proxies(server: Flask, count: int) -> None:
+    """Believe the ``X-Forwarded-For``/``-Proto``/``-Host`` headers of ``count`` reverse proxies (none when 0).
+
+    Behind a proxy every request comes from the proxy's address, so without this one client's
+    wrong passwords would lock every client out; with it, headers a client sends past no proxy
+    would be believed, so it is off unless asked for.
+    """
+    if count > 0:
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=count, x_proto=count, x_host=count)
 
 
 def session_principal() -> Principal | None:
@@ -101,6 +124,8 @@ def _gate() -> Response | None:
         return Response("Not found\n", status=404, mimetype="text/plain")
     if not settings.accounts_required or session_principal() is not None:
         return None
+    if session.get("user"):
+        session.clear()  # a login that has ended (password changed, user removed): drop the cookie
     if _public(request.path, request.method):
         # Answered here, so Dash's own first-request hooks (which build every page's layout,
         # and so need a user) never run for a visitor who has not logged in.
@@ -157,10 +182,10 @@ def _login() -> Response:
     name = str(request.form.get("username", "")).strip().lower()[:64]
     password = str(request.form.get("password", ""))
     address = request.remote_addr or "unknown"
-    store = AccountStore.for_state_folder(settings.state_folder)
+    store = _store(settings.state_folder)
     limiter = LoginLimiter(settings.cache_folder / "logins")
     try:
-        limiter.check(name, address)
+        attempt = limiter.reserve(name, address)  # counted as a failure until it succeeds
         principal = store.verify(name, password)
         account = store.get(name) if principal else None
     except TooManyLoginsError as error:
@@ -170,10 +195,9 @@ def _login() -> Response:
         log.exception("the user file cannot be read")
         return _page(next_path=next_path, username=name, error="Login is unavailable: see the server log.", status=500)
     if principal is None or account is None:
-        limiter.record_failure(name, address)
         log.warning("failed login for %r from %s", name, address)
         return _page(next_path=next_path, username=name, error="Wrong user name or password.", status=401)
-    limiter.record_success(name, address)
+    limiter.record_success(name, address, attempt)
     session.clear()  # a fresh session: nothing from before the login survives (session fixation)
     session["user"] = account.name
     session["v"] = account.session_version
@@ -226,10 +250,16 @@ def _principal_from(data: dict | None) -> Principal | None:
     if not isinstance(name, str):
         return None
     try:
-        return AccountStore.for_state_folder(context.settings().state_folder).session_valid(name, version)
+        return _store(context.settings().state_folder).session_valid(name, version)
     except AccountError:
         log.exception("the user file cannot be read")
         return None
+
+
+@functools.lru_cache(maxsize=8)
+def _store(state_folder: Path) -> AccountStore:
+    """One store per state folder for the process: it keeps the parsed user file between requests."""
+    return AccountStore.for_state_folder(state_folder)
 
 
 def _background_session() -> dict | None:

@@ -5,11 +5,17 @@
 - Otherwise waitress (threads), or gunicorn when ``workers`` > 1. Workers are forked from the
   process that built the app, so they share its settings; they share the secret file and the
   diskcache folders on disk too, so a job started through one worker can be polled through another.
+- In LAN mode the data, models and cache folders hold every user's work; one that other local
+  users can open (an install from before folders were made 0700) is named in a warning with the
+  ``chmod`` that closes it. Its mode is the owner's choice, so it is never changed here.
 """
 from __future__ import annotations
 
 import logging
+import shlex
+import stat
 from dataclasses import replace
+from pathlib import Path
 
 from dash import Dash
 
@@ -48,9 +54,19 @@ def check_serving(settings: Settings) -> Settings:
     return settings
 
 
+def open_folders(settings: Settings) -> list[str]:
+    """In LAN mode, a warning for each data, models or cache folder that group or others may open."""
+    if not settings.accounts_required:
+        return []
+    folders = (("data folder", settings.data_dir), ("models folder", settings.models_dir), ("cache folder", settings.cache_folder))
+    return [message for what, path in folders if (message := _open_folder(what, path))]
+
+
 def serve(app: Dash, settings: Settings) -> None:
     """Serve ``app`` until interrupted, as ``check_serving`` allows."""
     settings = check_serving(settings)
+    for warning in open_folders(settings):
+        log.warning(warning)
     if settings.debug:
         app.run(host=settings.host, port=settings.port, debug=True)
     elif settings.workers > 1:
@@ -60,6 +76,18 @@ def serve(app: Dash, settings: Settings) -> None:
 
         waitress.serve(app.server, host=settings.host, port=settings.port, threads=THREADS,
                        channel_timeout=REQUEST_TIMEOUT_S, ident="txlab")
+
+
+def _open_folder(what: str, path: Path) -> str | None:
+    """The warning for ``path`` when its mode lets group or others in; None when private or missing."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return None
+    if not mode & 0o077:
+        return None
+    return (f"the {what} {path} is open to other users of this machine (mode {mode:04o}) and holds every txlab user's "
+            f"work; close it with: chmod 700 {shlex.quote(str(path))}")
 
 
 def _serve_gunicorn(app: Dash, settings: Settings) -> None:

@@ -147,3 +147,99 @@ def test_lan_mode_adds_this_machine_and_the_allowed_hosts_setting(tmp_path):
     assert {"localhost", "txlab.example.org", "10.9.8.7", socket.gethostname().lower()} <= allowed
     assert host_allowed("TXLAB.example.org:443", allowed)
     assert not host_allowed("evil.example", allowed)
+
+
+def test_a_name_added_again_does_not_bring_back_the_old_accounts_sessions(store):
+    old = store.add("bob", "correct horse")
+    store.remove("bob")
+    new = store.add("bob", "correct horse")
+    assert store.session_valid("bob", old.session_version) is None  # the old bob's cookie stays dead
+    assert store.session_valid("bob", new.session_version) == Principal("bob")
+    assert new.session_version != old.session_version
+
+
+def test_a_user_file_from_before_session_tokens_still_works(store):
+    store.path.parent.mkdir(parents=True)
+    record = {"hash": "x", "admin": True, "created": "2024-01-01T00:00:00+00:00", "session_version": 3}
+    store.path.write_text(json.dumps({"format": 1, "users": {"ana": record}}))
+    assert store.get("ana").session_version == "3"
+    assert store.session_valid("ana", 3) == Principal("ana", admin=True)  # a cookie signed before the upgrade
+    assert store.session_valid("ana", 2) is None and store.session_valid("ana", True) is None
+    changed = store.set_password("ana", "new password!")
+    assert store.session_valid("ana", 3) is None and store.session_valid("ana", changed.session_version)
+
+
+@pytest.mark.parametrize("name", ["local"])
+def test_reserved_names_are_refused(store, name):
+    with pytest.raises(AccountError, match=f"'{name}' is not allowed: it is reserved"):
+        store.add(name, "correct horse")
+    with pytest.raises(AccountError, match="reserved"):
+        store.check_new_name(name)
+    assert not store.any_accounts()
+
+
+def test_the_user_file_is_parsed_again_only_when_it_changes(store, monkeypatch):
+    account = store.add("ana", "correct horse")
+    parsed = []
+    real_loads = json.loads
+    monkeypatch.setattr("core.accounts.json.loads", lambda text: parsed.append(1) or real_loads(text))
+    for _ in range(5):
+        assert store.session_valid("ana", account.session_version) == Principal("ana")
+    assert len(parsed) <= 1
+    other_process = AccountStore(store.path)  # its own cache, as in another process
+    other_process.set_password("ana", "new password!")
+    assert store.session_valid("ana", account.session_version) is None  # seen at the very next call
+    other_process.remove("ana")
+    assert store.get("ana") is None and not store.any_accounts()
+
+
+def test_parallel_attempts_are_counted_one_by_one(tmp_path):
+    import threading
+
+    start = threading.Barrier(12)
+    passed, refused = [], []
+
+    def attempt():
+        limiter = LoginLimiter(tmp_path / "logins", max_failures=5)  # its own connection, like another process
+        start.wait()
+        try:
+            limiter.reserve("ana", "10.0.0.5")
+            passed.append(1)
+        except TooManyLoginsError:
+            refused.append(1)
+
+    threads = [threading.Thread(target=attempt) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert (len(passed), len(refused)) == (5, 7)
+    with pytest.raises(TooManyLoginsError):
+        LoginLimiter(tmp_path / "logins").check("ana", "10.0.0.5")
+
+
+def test_a_successful_attempt_counts_against_nobody(tmp_path):
+    limiter = LoginLimiter(tmp_path / "logins", max_failures=2, max_failures_per_address=3)
+    for _ in range(5):
+        limiter.record_success("ana", "10.0.0.5", limiter.reserve("ana", "10.0.0.5"))
+    limiter.reserve("bo", "10.0.0.5")
+    limiter.reserve("bo", "10.0.0.5")
+    with pytest.raises(TooManyLoginsError, match="for bo"):
+        limiter.reserve("bo", "10.0.0.5")
+    limiter.reserve("cy", "10.0.0.5")  # five good logins earlier did not use up the address's three
+    with pytest.raises(TooManyLoginsError, match="for this address"):
+        limiter.reserve("dee", "10.0.0.5")
+
+
+def test_allowed_hosts_are_kept_a_minute_then_looked_up_again(tmp_path, monkeypatch):
+    import core.hosts
+
+    now, outward = [5000.0], ["10.0.0.7"]
+    monkeypatch.setattr(core.hosts, "_clock", lambda: now[0])
+    monkeypatch.setattr(core.hosts, "_outward_address", lambda: outward[0])
+    settings = Settings(data_dir=tmp_path, host="0.0.0.0")
+    assert "10.0.0.7" in allowed_hosts(settings)
+    outward[0] = "10.0.0.8"  # DHCP gave this machine a new address
+    assert allowed_hosts(settings) is allowed_hosts(settings)  # not worked out again at each request
+    now[0] += 61
+    assert "10.0.0.8" in allowed_hosts(settings) and "10.0.0.7" not in allowed_hosts(settings)

@@ -194,3 +194,65 @@ def test_no_traceback_reaches_the_browser(client, lan, txlab_app, monkeypatch):
     for response in (client.get("/_dash-layout"), callback):
         assert response.status_code == 500
         assert "Traceback" not in response.text and "secret-internal-detail" not in response.text
+
+
+def test_a_user_added_again_under_an_old_name_gets_none_of_its_sessions(client, lan):
+    _login(client, name="bo", password="battery staple")
+    assert client.get("/_dash-layout").status_code == 200
+    lan.remove("bo")
+    lan.add("bo", "battery staple")
+    answer = client.get("/_dash-layout")  # the old bo's cookie, still signed and unexpired
+    assert answer.status_code == 401
+    assert client.get_cookie(auth.SESSION_COOKIE) is None  # and dropped, not sent again and again
+    assert _login(client, name="bo", password="battery staple").status_code == 303
+    assert client.get("/_dash-layout").status_code == 200
+
+
+def test_a_password_changed_by_the_txlab_command_ends_sessions_at_the_next_request(client, lan, lan_settings):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    _login(client)
+    assert client.get("/_dash-layout").status_code == 200
+    txlab = Path(sys.executable).with_name("txlab")
+    subprocess.run([str(txlab), "users", "passwd", "ana", "--data-dir", str(lan_settings.data_dir)],
+                   input="a new password\n", text=True, check=True, capture_output=True)
+    assert client.get("/_dash-layout").status_code == 401
+    _login(client, password="a new password")
+    subprocess.run([str(txlab), "users", "remove", "ana", "--data-dir", str(lan_settings.data_dir)],
+                   text=True, check=True, capture_output=True)
+    assert client.get("/_dash-layout").status_code == 401
+
+
+def test_behind_a_trusted_proxy_failed_logins_count_per_client(client, lan, txlab_app, monkeypatch):
+    monkeypatch.setattr(txlab_app.server, "wsgi_app", txlab_app.server.wsgi_app)  # the wrapping is undone afterwards
+    auth.trust_proxies(txlab_app.server, 1)
+
+    def login_from(client_address: str, password: str):
+        client.environ_base["HTTP_X_FORWARDED_FOR"] = client_address
+        return _login(client, password=password)
+
+    for _ in range(5):
+        assert login_from("10.0.0.9", "not the one").status_code == 401
+    assert login_from("10.0.0.9", ANA_PASSWORD).status_code == 429
+    assert login_from("10.0.0.10", ANA_PASSWORD).status_code == 303  # everyone else comes through the same proxy
+
+
+def test_install_makes_the_unknown_name_hash_and_trusts_no_proxy_unless_asked(lan_settings):
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from flask import Flask
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    from core import accounts
+
+    accounts._dummy_hash.cache_clear()
+    plain = SimpleNamespace(server=Flask("plain"))
+    auth.install(plain, lan_settings)
+    assert accounts._dummy_hash.cache_info().currsize == 1  # the first unknown-name login hashes once, like any other
+    assert not isinstance(plain.server.wsgi_app, ProxyFix)
+    proxied = SimpleNamespace(server=Flask("proxied"))
+    auth.install(proxied, replace(lan_settings, trusted_proxies=2))
+    assert isinstance(proxied.server.wsgi_app, ProxyFix) and proxied.server.wsgi_app.x_for == 2

@@ -44,6 +44,7 @@ def test_passwd_and_remove(runner, tmp_path):
 
 @pytest.mark.parametrize("args,stdin,words", [
     (["users", "add", "Ana"], "correct horse\n", "User name 'Ana' is not allowed"),
+    (["users", "add", "local"], "correct horse\n", "User name 'local' is not allowed: it is reserved"),
     (["users", "add", "ana"], "short\n", "at least 8 characters"),
     (["users", "add", "ana"], "", "no password"),
     (["users", "passwd", "zed"], "correct horse\n", "No user named 'zed'"),
@@ -90,3 +91,37 @@ def test_run_refuses_to_share_without_accounts_or_with_debug(runner, tmp_path, a
     result = runner.invoke(main, ["run", *args, "--data-dir", str(data), "--models-dir", str(tmp_path / "m")])
     assert result.exit_code == 2 and words in result.output
     assert not data.exists() and not (tmp_path / "m").exists()  # refused before anything was written
+
+
+def test_a_taken_name_fails_before_the_password_is_asked(runner, tmp_path, monkeypatch):
+    data = ["--data-dir", str(tmp_path / "data")]
+    runner.invoke(main, ["users", "add", "ana", *data], input="correct horse\n")
+    monkeypatch.setattr("dashboard.cli._read_password", lambda: pytest.fail("asked for a password"))
+    for args, words in ((["users", "add", "ana"], "already exists"), (["users", "add", "Ana"], "not allowed"),
+                        (["users", "passwd", "zed"], "No user named 'zed'")):
+        result = runner.invoke(main, [*args, *data])
+        assert result.exit_code == 2 and words in result.output, result.output
+
+
+def test_adding_a_name_that_still_owns_work_warns_on_stderr(runner, tmp_path):
+    import pandas as pd
+    import torch
+
+    from core.registry import ModelRegistry
+    from core.runs import RunStore
+    from core.workspace import Workspace
+
+    data, models = tmp_path / "data", tmp_path / "models"
+    frame = pd.DataFrame({"amount": [1.0, 2.0]})
+    for name in ("one", "two"):
+        Workspace(data).add_dataset(frame, name=f"{name}.csv", source="upload", owner="bo")
+    Workspace(data).add_dataset(frame, name="hers.csv", source="upload", owner="ana")
+    RunStore(models).start(dataset_id="ds-000000000001", dataset_name="one.csv", config={}, epochs_total=1, owner="bo")
+    ModelRegistry(models).save_version(weights={"head.bias": torch.zeros(1)}, meta={"dataset_id": "ds-000000000001"},
+                                       history=[], owner="bo")
+    args = ["--data-dir", str(data), "--models-dir", str(models)]
+    result = runner.invoke(main, ["users", "add", "bo", *args], input="battery staple\n")
+    assert result.exit_code == 0 and result.stdout.strip() == "added bo"
+    assert "bo already owns 2 datasets, 1 model version and 1 training run from an earlier user of that name" in result.stderr
+    fresh = runner.invoke(main, ["users", "add", "cy", *args], input="battery staple\n")
+    assert fresh.exit_code == 0 and fresh.stderr == ""

@@ -145,3 +145,31 @@ def _status(url: str, headers: dict | None = None, opener=None) -> int:
             return response.status
     except urllib.error.HTTPError as error:
         return error.code
+
+
+def test_lan_mode_names_folders_other_local_users_can_open(tmp_path, monkeypatch, caplog):
+    import shlex
+    from types import SimpleNamespace
+
+    import waitress
+
+    from core.accounts import AccountStore
+    from core.settings import Settings
+    from dashboard.serve import serve
+
+    data, models, cache = tmp_path / "d", tmp_path / "my models", tmp_path / "d" / ".cache"
+    for folder, mode in ((data, 0o755), (models, 0o750), (cache, 0o700)):
+        folder.mkdir()
+        os.chmod(folder, mode)
+    AccountStore.for_state_folder(data / ".txlab").add("ana", "correct horse")
+    monkeypatch.setattr(waitress, "serve", lambda *args, **kwargs: None)
+    caplog.set_level("WARNING", logger="dashboard.serve")
+    serve(SimpleNamespace(server=None), Settings(data_dir=data, models_dir=models, auth="on"))
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 2, warned
+    assert f"data folder {data} is open to other users of this machine (mode 0755)" in warned[0]
+    assert warned[0].endswith(f"chmod 700 {data}") and warned[1].endswith(f"chmod 700 {shlex.quote(str(models))}")
+    assert stat.S_IMODE(os.stat(data).st_mode) == 0o755  # named, never changed behind the owner's back
+    caplog.clear()
+    serve(SimpleNamespace(server=None), Settings(data_dir=data, models_dir=models))  # this machine only: no warning
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]

@@ -60,6 +60,38 @@ def test_secret_is_created_private_once_and_reused(tmp_path):
     assert load_or_create_secret(path) == first
 
 
+def test_processes_starting_together_on_a_fresh_install_share_one_secret(tmp_path, monkeypatch):
+    import secrets
+    import threading
+    import time
+
+    real_token_hex = secrets.token_hex
+
+    def slow_token_hex(n):  # a busy machine: the other starter gets ahead between create and write
+        time.sleep(0.2)
+        return real_token_hex(n)
+
+    monkeypatch.setattr(secrets, "token_hex", slow_token_hex)
+    path, start = tmp_path / "state" / "secret_key", threading.Barrier(6)
+    found, errors = [], []
+
+    def starter():
+        start.wait()
+        try:
+            found.append(load_or_create_secret(path))
+        except Exception as error:  # e.g. "too short": the other's file read before it was written
+            errors.append(error)
+
+    threads = [threading.Thread(target=starter) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and len(set(found)) == 1 and len(found) == 6
+    assert path.read_text() == found[0] and stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert [p.name for p in path.parent.iterdir()] == ["secret_key"]  # no temp file left behind
+
+
 def test_truncated_secret_is_refused(tmp_path):
     path = tmp_path / "secret_key"
     path.write_text("short")
@@ -80,6 +112,7 @@ def test_logins_are_required_off_loopback_or_when_asked(tmp_path):
 @pytest.mark.parametrize("name,value,words", [
     ("TXLAB_AUTH", "off", "one of auto, on, got 'off'"),
     ("TXLAB_WORKERS", "0", "workers must be at least 1"),
+    ("TXLAB_TRUSTED_PROXIES", "-1", "trusted_proxies must be at least 0"),
     ("TXLAB_ALLOWED_HOSTS", "good.example, bad/host", "'bad/host' is not a host name"),
 ])
 def test_bad_serving_settings_are_named(name, value, words):
