@@ -4,7 +4,8 @@
 // (dashboard/streamed_upload.py), so neither the page nor the server ever holds the whole file
 // and nothing is base64-encoded. A chunk whose request fails on the network is sent again (the
 // server accepts a repeat). Once every byte arrived, the upload's id goes to Dash through the
-// store "<X>-done", whose callback imports the file like any other upload.
+// store "<X>-done", whose background callback imports the file like any other upload; while it
+// runs, "X-cancel" is Dash's (it stops the import), and this script leaves it alone.
 //
 // Markup (dashboard/pages/data.py): a container with class "txlab-stream-upload", id X and
 // data-max-bytes, holding "X-picker" (the file input "X-file" is added there: Dash has no plain
@@ -105,7 +106,7 @@
                 showProgress(key, offset, file.size, file.name);
             }
             var done = await withRetries(function () { return call("POST", url + "/" + started.id + "/finish", null, controller.signal); }, controller.signal);
-            set(key, "status", {children: "“" + done.name + "”: " + mb(done.size) + " received. Reading it…"});
+            set(key, "status", {children: "“" + done.name + "”: " + mb(done.size) + " received."});
             set(key, "done", {data: {id: done.id, name: done.name, at: Date.now()}});
         } catch (error) {
             if (!controller.signal.aborted) {

@@ -5,6 +5,7 @@ Each function reads or writes through a ``Workspace`` and returns small results;
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -37,15 +38,21 @@ def import_table(
     origin: str,
     limits: IngestLimits | None = None,
     owner: str | None = None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> ImportResult:
     """Read a file (path or uploaded bytes) and store it as a new dataset.
 
     ``name`` is the user's file name, kept only as a label. The dataset belongs to ``owner``,
-    by default the workspace's viewer. Raises ``IngestError`` on bad input,
-    in which case nothing is stored.
+    by default the workspace's viewer. ``on_stage`` hears "reading" and then "storing", for a
+    page that shows how far a long import got. Raises ``IngestError`` on bad input, in which
+    case nothing is stored.
     """
+    if on_stage:
+        on_stage("reading")
     table, report = read_arrow(source, name=name, limits=limits)  # stored as read: no trip through pandas
     release_free_memory()  # the parser's scratch buffers, before the store adds its own
+    if on_stage:
+        on_stage("storing")
     meta = workspace.add_dataset(table, name=name, source=origin, report=report.to_dict(), owner=owner)
     return ImportResult(meta, report)
 

@@ -39,6 +39,7 @@ def main(verbose: bool) -> None:
 @click.option("--auth", type=click.Choice(["auto", "on"]), default=None, help=_HELP["auth"] + " [env TXLAB_AUTH]")
 @click.option("--allowed-hosts", default=None, metavar="NAME,...", help=_HELP["allowed_hosts"] + " [env TXLAB_ALLOWED_HOSTS]")
 @click.option("--workers", type=int, default=None, help=_HELP["workers"] + " [env TXLAB_WORKERS; default 1]")
+@click.option("--trusted-proxies", type=int, default=None, metavar="N", help=_HELP["trusted_proxies"] + " [env TXLAB_TRUSTED_PROXIES; default 0]")
 def run(**flags: object) -> None:
     """Serve the dashboard (http://127.0.0.1:8050 by default)."""
     from dashboard.app import create_app
@@ -67,7 +68,11 @@ def run(**flags: object) -> None:
 @click.option("--models-dir", type=click.Path(file_okay=False), default=None, help=_HELP["models_dir"] + " [env TXLAB_MODELS_DIR]")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None, help=_HELP["cache_dir"] + " [env TXLAB_CACHE_DIR]")
 def worker(concurrency: int, **flags: object) -> None:
-    """Run the dashboard's background jobs from Redis (start one per machine; same folders, same code as txlab run)."""
+    """Run the dashboard's background jobs from Redis (start one per machine; same folders, same code as txlab run).
+
+    Each job brings the limits and login rule of the txlab run that queued it; once accounts exist
+    in the data folder, every job needs a login.
+    """
     from dashboard.worker import run_worker
 
     settings = _settings(flags)
@@ -243,19 +248,26 @@ def users_group() -> None:
 @click.argument("name")
 @click.option("--admin", is_flag=True, help="An admin sees and manages everyone's datasets, models and runs.")
 @_DATA_DIR_OPTION
-def users_add(name: str, admin: bool, data_dir: str | None) -> None:
-    """Create user NAME. The password is asked twice on a terminal, else read as one line of stdin."""
-    from core.accounts import check_name
+@click.option("--models-dir", type=click.Path(file_okay=False), default=None,
+              help=_HELP["models_dir"] + " (to find what an earlier user of this name left) [env TXLAB_MODELS_DIR]")
+def users_add(name: str, admin: bool, data_dir: str | None, models_dir: str | None) -> None:
+    """Create user NAME. The password is asked twice on a terminal, else read as one line of stdin.
 
-    store = _account_store(data_dir)
+    When an earlier, removed user of the same name still owns datasets, model versions or runs,
+    a warning on stderr says so: the new user owns them too.
+    """
+    settings = _settings({"data_dir": data_dir, "models_dir": models_dir})
+    store = _account_store(settings)
     try:
-        check_name(name)
-        if store.get(name) is not None:
-            _fail(f"User {name!r} already exists; use 'txlab users passwd {name}' to change the password.")
+        store.check_new_name(name)  # before the password is typed: a bad or taken name fails at once
         account = store.add(name, _read_password(), admin=admin)
     except TxlabError as error:
         _fail(str(error))
     click.echo(f"added {'admin ' if account.admin else ''}{account.name}")
+    leftover = _owned_already(account.name, settings)
+    if leftover:
+        click.echo(f"txlab: warning: {account.name} already owns {leftover} from an earlier user of that name; "
+                   f"the new {account.name} sees and changes them", err=True)
 
 
 @users_group.command("list")
@@ -263,7 +275,7 @@ def users_add(name: str, admin: bool, data_dir: str | None) -> None:
 def users_list(data_dir: str | None) -> None:
     """Print every user: name, admin or not, when created."""
     try:
-        accounts = _account_store(data_dir).list()
+        accounts = _account_store(_settings({"data_dir": data_dir})).list()
     except TxlabError as error:
         _fail(str(error))
     if not accounts:
@@ -281,7 +293,7 @@ def users_list(data_dir: str | None) -> None:
 def users_remove(name: str, data_dir: str | None) -> None:
     """Delete user NAME; their open sessions end at once. What they own stays."""
     try:
-        _account_store(data_dir).remove(name)
+        _account_store(_settings({"data_dir": data_dir})).remove(name)
     except TxlabError as error:
         _fail(str(error))
     click.echo(f"removed {name}")
@@ -292,24 +304,49 @@ def users_remove(name: str, data_dir: str | None) -> None:
 @_DATA_DIR_OPTION
 def users_passwd(name: str, data_dir: str | None) -> None:
     """Set a new password for NAME (asked twice, or one line of stdin); their open sessions end."""
-    store = _account_store(data_dir)
+    store = _account_store(_settings({"data_dir": data_dir}))
     try:
-        if store.get(name) is None:
-            _fail(f"No user named {name!r}.")
+        store.require(name)  # before the password is typed
         store.set_password(name, _read_password())
     except TxlabError as error:
         _fail(str(error))
     click.echo(f"password changed for {name}; their open sessions have ended")
 
 
-def _account_store(data_dir: str | None):
+def _account_store(settings):
     """The user store of the data folder (created 0700 when it does not exist yet)."""
     from core.accounts import AccountStore
     from core.secret import private_folder
 
-    settings = _settings({"data_dir": data_dir})
     private_folder(settings.data_dir)
     return AccountStore.for_state_folder(settings.state_folder)
+
+
+def _owned_already(name: str, settings) -> str:
+    """What ``name`` owns in the data and models folders, as "2 datasets and 1 model version"; empty when nothing."""
+    try:
+        counts = _owned_counts(name, settings)
+    except (TxlabError, OSError) as error:  # the account exists by now: a count that fails is only a lost warning
+        logging.getLogger(__name__).warning("cannot count what %s owns: %s", name, error)
+        return ""
+    parts = [f"{count} {noun}{'s' if count != 1 else ''}" for noun, count in counts.items() if count]
+    if len(parts) <= 1:
+        return "".join(parts)
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _owned_counts(name: str, settings) -> dict[str, int]:
+    """How many datasets, model versions and training runs are owned by ``name``, whoever may see them."""
+    from core.workspace import Workspace
+
+    counts = {"dataset": len(Workspace(settings.data_dir).list_datasets(owner=name))}
+    if settings.models_dir.is_dir():  # the registry imports torch: not worth it for a folder not made yet
+        from core.registry import ModelRegistry
+        from core.runs import RunStore
+
+        counts["model version"] = len(ModelRegistry(settings.models_dir).list_versions(owner=name))
+        counts["training run"] = len(RunStore(settings.models_dir).list_runs(owner=name, limit=sys.maxsize))
+    return counts
 
 
 def _read_password() -> str:

@@ -8,10 +8,13 @@ share the data and model folders), and their state lives in Redis.
 Both managers give every job a unique key: Dash's default key (a hash of the callback and its
 inputs) would hand one user's result to another who asked the same thing.
 
-A worker knows nothing of how the web app is served, yet a job must act for the user who
-started it. A web app that requires logins marks each job so (``ACCOUNTS_FLAG``), and the
-worker then identifies the user from the job's session cookie (``job_settings``) even when its
-own settings need no login; otherwise a LAN user's job would run as the local admin.
+A worker knows nothing of how the web app is served, yet a job must run as the web app would
+run it, for the user who started it. So each job carries the web app's settings that jobs obey
+(``JOB_SETTINGS``: whether logins are required, the ingest limits, debug), and the worker runs
+the job under them (``job_settings``), never loosening its own login rule. A worker fails closed:
+once accounts exist in the shared state folder, every job identifies its user from the job's
+session cookie, whatever the message says, so a message that lacks the mark (crafted by anyone
+who can write to Redis, or queued by other code) never runs as the local admin.
 
 A Celery task whose worker died without a word (SIGKILL, a machine switched off) would stay
 "started" in Redis for ever, and the page that waits on it with it. So each worker keeps a
@@ -29,6 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 import dash
 import diskcache
 
+from core.accounts import AccountStore
 from core.errors import TxlabError
 from core.settings import Settings
 
@@ -43,7 +47,8 @@ ALIVE_EVERY_S = 5  # ... and a live one refreshes its key this often
 _ALIVE_KEY = "txlab-worker-alive:{}"
 _RUNNING = ("PENDING", "RECEIVED", "STARTED", "RETRY", "PROGRESS")
 _INSTALL_HINT = "pip install 'txlab[redis]'"
-ACCOUNTS_FLAG = "txlab_accounts_required"  # in a job's callback context: the web app requires logins
+JOB_SETTINGS = "txlab_settings"  # in a job's callback context: the web app's settings that jobs obey
+SENT_SETTINGS = ("max_upload_mb", "max_stream_mb", "max_columns", "max_decompressed_mb", "debug")  # besides logins
 
 
 class JobsConfigError(TxlabError):
@@ -58,7 +63,7 @@ def background_manager(settings: Settings) -> dash.DiskcacheManager | dash.Celer
     if settings.redis_url:
         log.info("background jobs go to Celery workers through Redis at %s", safe_url(settings.redis_url))
         return TxlabCeleryManager(celery_app_for(settings.redis_url), cache_by=[_unique_key], expire=JOB_EXPIRY_S,
-                                  accounts_required=settings.accounts_required)
+                                  sent_settings=settings_for_jobs(settings))
     # One absolute folder for every server process: each would otherwise get its own temp dir.
     jobs = diskcache.Cache(str(settings.cache_folder / "jobs"))
     return dash.DiskcacheManager(jobs, cache_by=[_unique_key], expire=JOB_EXPIRY_S)
@@ -119,20 +124,29 @@ def safe_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
 
 
+def settings_for_jobs(settings: Settings) -> dict[str, object]:
+    """The web app's settings a job must obey on any worker: whether logins are required, and ``SENT_SETTINGS``.
+
+    Sent with every job, so flags given to ``txlab run`` reach jobs on workers started without them.
+    """
+    return {"accounts_required": settings.accounts_required, **{name: getattr(settings, name) for name in SENT_SETTINGS}}
+
+
 class TxlabCeleryManager(dash.CeleryManager):
     """Dash's ``CeleryManager``, but a started job whose worker stopped beating counts as over,
-    and each job says whether the web app requires logins.
+    and each job carries the web app's settings that jobs obey (``settings_for_jobs``).
 
     Dash asks ``job_running`` on every poll; when it answers False and no result came, the page
     stops waiting (its Train and Cancel buttons reset) and reads how the run ended from its record.
     """
 
-    def __init__(self, celery_app: "Celery", cache_by=None, expire: int | None = None, *, accounts_required: bool = False) -> None:
+    def __init__(self, celery_app: "Celery", cache_by=None, expire: int | None = None, *,
+                 sent_settings: dict[str, object] | None = None) -> None:
         super().__init__(celery_app, cache_by=cache_by, expire=expire)
-        self.accounts_required = accounts_required
+        self.sent_settings = dict(sent_settings or {})
 
     def call_job_fn(self, key, job_fn, args, context):
-        context[ACCOUNTS_FLAG] = self.accounts_required
+        context[JOB_SETTINGS] = dict(self.sent_settings)
         return super().call_job_fn(key, job_fn, args, context)
 
     def job_running(self, job) -> bool:
@@ -150,14 +164,46 @@ class TxlabCeleryManager(dash.CeleryManager):
 
 
 def job_settings(worker_settings: Settings, job_context: object) -> Settings:
-    """The settings a job runs under on a worker: logins required if the worker's or the job's web app requires them.
+    """The settings a job runs under on a worker: the web app's limits and debug from the job, and
+    logins required if the worker, the job's web app, or the accounts in the shared state folder say so.
 
-    Never the other way: a job cannot switch logins off on a worker that requires them.
+    Never looser on logins than the worker: a job can switch them on, not off. Sent values of the
+    wrong type or out of range are ignored (the worker's own apply), with a warning in the log.
     """
-    marked = isinstance(job_context, dict) and job_context.get(ACCOUNTS_FLAG) is True
-    if marked and not worker_settings.accounts_required:
-        return worker_settings.with_overrides(auth="on")
-    return worker_settings
+    sent = job_context.get(JOB_SETTINGS) if isinstance(job_context, dict) else None
+    sent = sent if isinstance(sent, dict) else {}
+    settings = _with_sent_limits(worker_settings, sent)
+    if not settings.accounts_required and (sent.get("accounts_required") is True or accounts_exist(worker_settings)):
+        settings = settings.with_overrides(auth="on")
+    return settings
+
+
+def accounts_exist(settings: Settings) -> bool:
+    """Whether users exist in ``settings``' state folder; True when the user file cannot be read (fail closed)."""
+    try:
+        return AccountStore.for_state_folder(settings.state_folder).any_accounts()
+    except (TxlabError, OSError):
+        log.warning("cannot read the accounts in %s: jobs run with logins required", settings.state_folder, exc_info=True)
+        return True
+
+
+def _with_sent_limits(settings: Settings, sent: dict) -> Settings:
+    """``settings`` with the ``SENT_SETTINGS`` values found in ``sent`` (whole numbers, debug a bool)."""
+    values = {name: sent[name] for name in SENT_SETTINGS if name in sent and _right_type(name, sent[name])}
+    if len(values) < len([name for name in SENT_SETTINGS if name in sent]):
+        log.warning("a job sent settings of the wrong type; this worker's own apply for those: %r", sent)
+    try:
+        return settings.with_overrides(**values)
+    except ValueError as error:
+        log.warning("a job sent settings this worker cannot use (%s); it runs under the worker's own", error)
+        return settings
+
+
+def _right_type(name: str, value: object) -> bool:
+    """``debug`` must be a bool; the limits whole numbers (not bools)."""
+    if name == "debug":
+        return isinstance(value, bool)
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def keep_worker_alive(celery_app: "Celery", worker: str, stop: threading.Event) -> threading.Thread:

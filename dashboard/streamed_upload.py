@@ -1,7 +1,8 @@
 """The streamed upload route: large files arrive in chunks, straight to disk (``core.uploads``).
 
-``assets/stream_upload.js`` drives it from the Data page; the page's callback then imports the
-finished file with ``import_upload`` like any other upload. Every answer is JSON; an error is
+``assets/stream_upload.js`` drives it from the Data page; the page's background callback then
+imports the finished file with ``import_upload`` like any other upload (``abandon_upload`` when
+the user cancels that import). Every answer is JSON; an error is
 ``{"error": message}`` with a 4xx status (5xx with a generic message, the traceback in the log).
 
     POST   <prefix>upload/start              {"name", "size"} -> 201 {"id", "name", "size", "chunk_size"}
@@ -17,6 +18,7 @@ user who started it (``context.principal()``); the login gate covers these route
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
@@ -45,20 +47,42 @@ def upload_store(settings: Settings) -> UploadStore:
     return UploadStore(settings.data_dir / UPLOADS_FOLDER, settings.max_stream_bytes)
 
 
-def import_upload(upload_id: str) -> ImportResult:
+class ImportCancelledError(TxlabError):
+    """The upload was cancelled (its file removed) while it was being imported."""
+
+
+def import_upload(upload_id: str, on_stage: Callable[[str], None] | None = None) -> ImportResult:
     """Store the current user's finished upload as a dataset, then remove the upload (also when reading fails).
 
-    Raises ``NotFoundError`` for an unknown or another user's id, ``UploadError`` while bytes are
-    missing (the upload is then kept), and ``IngestError`` for a file that cannot be read.
+    ``on_stage`` hears "reading" and "storing" (``core.datasets.import_table``). Raises
+    ``NotFoundError`` for an unknown or another user's id, ``UploadError`` while bytes are
+    missing (the upload is then kept), ``IngestError`` for a file that cannot be read, and
+    ``ImportCancelledError`` when Cancel removed the upload before the job was stopped (the
+    dataset just stored is then deleted: a cancelled import leaves nothing).
     """
     settings = context.settings()
     owner = context.principal().name
     store = upload_store(settings)
     info, path = store.finish(upload_id, owner)
+    workspace = context.workspace()
     try:
-        return import_table(context.workspace(), path, name=info.name, origin="upload", limits=limits_from(settings), owner=owner)
+        result = import_table(workspace, path, name=info.name, origin="upload", limits=limits_from(settings),
+                              owner=owner, on_stage=on_stage)
     finally:
-        store.discard(info.id, owner)
+        still_there = _remove_upload(store, info.id, owner)
+    if not still_there:
+        workspace.delete(result.meta.id)
+        raise ImportCancelledError(f"The import of “{info.name}” was cancelled.")
+    return result
+
+
+def abandon_upload(upload_id: str) -> bool:
+    """Remove the current user's upload whose import was cancelled; False when it is already gone.
+
+    A cancelled import is a killed job process that could not clean up after itself: the page
+    removes the file instead, so a cancel leaves neither a dataset nor the uploaded file.
+    """
+    return _remove_upload(upload_store(context.settings()), upload_id, context.principal().name)
 
 
 def chunk_size() -> int:
@@ -109,6 +133,15 @@ def _finish(upload_id: str) -> Response:
 def _discard(upload_id: str) -> Response:
     upload_store(context.settings()).discard(upload_id, _owner())
     return jsonify(removed=upload_id)
+
+
+def _remove_upload(store: UploadStore, upload_id: str, owner: str) -> bool:
+    """Remove ``owner``'s upload; False when it was gone already (imported, cancelled, or never theirs)."""
+    try:
+        store.discard(upload_id, owner)
+    except NotFoundError:
+        return False
+    return True
 
 
 def _owner() -> str:

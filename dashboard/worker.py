@@ -6,8 +6,9 @@ derived from the callback's source, so the web app and its workers must run the 
 revision. ``create_app`` also reads the session secret from the shared data folder, and imports
 torch once here, so each job starts without paying for that import again.
 
-Each job runs under ``dashboard.jobs.job_settings``: when the web app that queued it requires
-logins, so does the job, whatever this worker's own host setting says.
+Each job runs under ``dashboard.jobs.job_settings``: the ingest limits and debug setting of the
+web app that queued it (sent with the job), and logins required when that web app requires them
+or any account exists in the shared data folder, whatever this worker's own host setting says.
 
 Jobs run in a prefork pool: each job in a child process, which Celery kills if this process
 dies. While it lives, this process refreshes a liveness key in Redis (``dashboard.jobs``) so
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from core.settings import Settings, from_env
 from dashboard import context
-from dashboard.jobs import JobsConfigError, TxlabCeleryManager, check_redis, job_settings, keep_worker_alive
+from dashboard.jobs import JobsConfigError, TxlabCeleryManager, accounts_exist, check_redis, job_settings, keep_worker_alive
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -47,6 +48,8 @@ def run_worker(settings: Settings, concurrency: int = 2, loglevel: str = "INFO")
     celery_app = build_celery_app(settings)
     _connect_signals(celery_app, settings)
     log.info("txlab worker: %d job process(es), data in %s, models in %s", concurrency, settings.data_dir, settings.models_dir)
+    if not settings.accounts_required and accounts_exist(settings):
+        log.info("accounts exist in %s: every job acts for the user logged in where it was started", settings.state_folder)
     celery_app.worker_main([
         "worker",
         "--pool=prefork",

@@ -38,6 +38,7 @@ TXLAB = Path(sys.executable).with_name("txlab")
 START = 120  # seconds for a worker or server to import torch and build the app on a busy machine
 JOB = 90  # seconds for a short run to finish
 DEAD_WORKER_NOTICED = 60  # the page gives up on a dead worker's job within this (liveness key: 15 s)
+WEB_MAX_COLUMNS = 6  # txlab run --max-columns; the workers keep the default (500)
 
 SNAPSHOT_JS = """
 const text = s => { const e = document.querySelector(s); return e ? e.innerText : null; };
@@ -92,7 +93,8 @@ class Cluster:
     def start_server(self) -> None:
         self.port = free_port()
         self.server = subprocess.Popen(
-            [str(TXLAB), "run", "--port", str(self.port), "--data-dir", str(self.data_dir), "--models-dir", str(self.models_dir)],
+            [str(TXLAB), "run", "--port", str(self.port), "--data-dir", str(self.data_dir), "--models-dir", str(self.models_dir),
+             "--max-columns", str(WEB_MAX_COLUMNS)],  # a flag the workers are not given: jobs must bring it
             env=self.env(), stdout=(self.root / "server.log").open("w"), stderr=subprocess.STDOUT,
         )
 
@@ -206,6 +208,31 @@ def test_a_killed_worker_fails_its_run_and_the_page_trains_again_on_a_new_worker
     assert len(runs) == runs_before + 2  # the killed job was not run again by the new worker
     assert [r.status for r in runs[:2]] == ["finished", "failed"]
     assert failed_requests(dash_duo) == []
+
+
+def test_a_large_file_is_read_on_a_worker_under_the_web_apps_column_limit(dash_duo, cluster, tmp_path):
+    path = tmp_path / f"wide-{uuid.uuid4().hex[:8]}.csv"
+    path.write_text("tx_id,user,merchant,amount,country,device,fraud,note\n" + "T1,u1,m1,9.99,DE,web,0,x\n" * 2000)
+    worker_log = f"worker{len(cluster.workers) - 1}"
+    jobs_before = cluster.log(worker_log).count(" succeeded in ")
+    dash_duo.wait_for_page(f"{cluster.url}/", timeout=PAGE)
+    dash_duo.wait_for_element("#data-stream-file", timeout=PAGE)
+
+    dash_duo.find_element("#data-stream-file").send_keys(str(path))
+    seen = wait_for(dash_duo, UPLOAD_JS, lambda s: any(word in (s["result"] or "") for word in ("Could not read", "Stored")),
+                    "the import should end", JOB)
+    assert "Could not read" in seen["result"], seen
+    assert f"8 columns, more than the limit of {WEB_MAX_COLUMNS}" in seen["result"]  # txlab run's flag, not the worker's 500
+    assert cluster.log(worker_log).count(" succeeded in ") > jobs_before  # the worker ran the import
+    assert path.name not in seen["datasets"]
+    assert not list((cluster.data_dir / ".uploads").glob("up-*"))
+    assert failed_requests(dash_duo) == []
+
+
+UPLOAD_JS = """
+const text = s => { const e = document.querySelector(s); return e ? e.innerText : null; };
+return {result: text('#data-result'), datasets: text('#data-list') || ''};
+"""
 
 
 # --- helpers -------------------------------------------------------------------------------

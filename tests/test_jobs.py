@@ -13,9 +13,11 @@ from click.testing import CliRunner
 
 from core.settings import Settings
 from dashboard.cli import main
+from core.accounts import AccountStore
+from core.datasets import limits_from
 from dashboard.jobs import (
-    ACCOUNTS_FLAG,
     JOB_EXPIRY_S,
+    JOB_SETTINGS,
     JobsConfigError,
     TxlabCeleryManager,
     background_manager,
@@ -23,6 +25,7 @@ from dashboard.jobs import (
     job_settings,
     keep_worker_alive,
     safe_url,
+    settings_for_jobs,
 )
 from tests.browser_support import free_port
 from tests.redis_support import start_redis
@@ -76,20 +79,42 @@ def test_a_started_job_counts_as_running_only_while_its_worker_beats(redis_url):
     assert manager.job_running(started)
 
 
-def test_a_job_from_a_web_app_with_logins_runs_with_logins_on_any_worker(redis_url):
-    queued = []
-    job_fn = SimpleNamespace(delay=lambda *args: queued.append(args) or SimpleNamespace(task_id="t1"))
-    for required in (True, False):
-        manager = TxlabCeleryManager(celery_app_for(redis_url), cache_by=[lambda: "k"], accounts_required=required)
-        manager.call_job_fn("key", job_fn, [1], {"cookies": {}})
-    assert [args[3][ACCOUNTS_FLAG] for args in queued] == [True, False]
+def test_a_job_from_a_web_app_with_logins_runs_with_logins_on_any_worker(redis_url, tmp_path):
+    queued = _queue_jobs(redis_url, Settings(auth="on"), Settings())
+    assert [args[3][JOB_SETTINGS]["accounts_required"] for args in queued] == [True, False]
 
-    loopback_worker = Settings()  # 127.0.0.1, auth auto: no logins of its own
+    loopback_worker = Settings(data_dir=tmp_path / "data")  # 127.0.0.1, auth auto: no logins of its own, no accounts yet
     assert job_settings(loopback_worker, queued[0][3]).accounts_required  # acts for the job's user, never as the local admin
     assert job_settings(loopback_worker, queued[1][3]) == loopback_worker
-    strict_worker = Settings(auth="on")
+    strict_worker = Settings(data_dir=tmp_path / "data", auth="on")
     assert job_settings(strict_worker, queued[1][3]).accounts_required  # a job cannot switch logins off
     assert job_settings(loopback_worker, None) == loopback_worker
+
+
+def test_once_accounts_exist_a_worker_requires_logins_whatever_the_job_says(redis_url, tmp_path):
+    worker = Settings(data_dir=tmp_path / "data")  # started as the README shows: loopback, auth auto
+    [unmarked] = _queue_jobs(redis_url, Settings(data_dir=tmp_path / "data"))
+    AccountStore.for_state_folder(worker.state_folder).add("ana", "correct horse", admin=True)
+
+    crafted = [None, {}, {"cookies": {}}, {JOB_SETTINGS: {"accounts_required": False}}, {JOB_SETTINGS: "off"}, unmarked[3]]
+    assert [job_settings(worker, context).accounts_required for context in crafted] == [True] * len(crafted)
+
+    (worker.state_folder / "users.json").write_text("{not json")  # unreadable: still never the local admin
+    assert job_settings(worker, None).accounts_required
+
+
+def test_a_job_on_a_worker_obeys_the_web_apps_limits_not_the_workers(redis_url, tmp_path):
+    web = Settings(data_dir=tmp_path / "data", max_columns=7, max_decompressed_mb=64, max_stream_mb=5, max_upload_mb=3, debug=True)
+    [job] = _queue_jobs(redis_url, web)
+    worker = Settings(data_dir=tmp_path / "data")  # txlab worker takes no limit flags: its defaults
+
+    settings = job_settings(worker, job[3])
+    assert limits_from(settings).max_columns == 7  # what the import on the worker refuses beyond
+    assert (settings.max_decompressed_mb, settings.max_stream_mb, settings.max_upload_mb, settings.debug) == (64, 5, 3, True)
+    assert (settings.data_dir, settings.accounts_required) == (worker.data_dir, False)  # paths and logins stay the worker's
+
+    for bad in ({"max_columns": 0}, {"max_columns": "7"}, {"max_columns": True}, {"debug": "yes"}):
+        assert job_settings(worker, {JOB_SETTINGS: bad}) == worker  # nonsense is ignored, not obeyed
 
 
 def test_an_unreachable_redis_is_named_with_its_password_hidden():
@@ -124,6 +149,16 @@ def test_txlab_worker_explains_in_one_line_why_it_cannot_start(tmp_path, args, e
     [line] = result.output.strip().splitlines()
     assert line.startswith(f"txlab: {message.format(port=port)}")
     assert not (tmp_path / "d").exists()  # refused before building anything
+
+
+def _queue_jobs(redis_url: str, *web_apps: Settings) -> list[tuple]:
+    """The Celery arguments of one job queued by each web app (a stand-in task records them)."""
+    queued = []
+    job_fn = SimpleNamespace(delay=lambda *args: queued.append(args) or SimpleNamespace(task_id="t1"))
+    for web in web_apps:
+        manager = TxlabCeleryManager(celery_app_for(redis_url), cache_by=[lambda: "k"], sent_settings=settings_for_jobs(web))
+        manager.call_job_fn("key", job_fn, [1], {"cookies": {}})
+    return queued
 
 
 def _stopped() -> threading.Event:

@@ -66,8 +66,9 @@ def test_a_csv_sent_in_chunks_becomes_a_dataset_and_the_upload_is_removed(client
     assert finished.status_code == 200
     assert finished.json == {"id": upload_id, "name": "big-export.csv", "size": len(payload)}
 
+    progress = []
     with txlab_app.server.test_request_context():
-        result, dataset_id, status = data.import_streamed({"id": upload_id, "name": "big-export.csv"})
+        result, dataset_id, status = data.import_streamed(progress.append, {"id": upload_id, "name": "big-export.csv"})
         meta = context.workspace().get(dataset_id)
     text = " ".join(component_text(result).split())
     assert "Stored “big-export.csv”: 5,000 rows, 6 columns." in text
@@ -76,6 +77,8 @@ def test_a_csv_sent_in_chunks_becomes_a_dataset_and_the_upload_is_removed(client
     assert (meta.rows, meta.source, meta.owner) == (5000, "upload", "local")
     assert status == "“big-export.csv” uploaded and stored."
     assert not list(uploads.glob(f"{upload_id}.*"))
+    # the page said what the job was doing; Cancel on while reading, off while writing the dataset
+    assert progress == [("Reading “big-export.csv”…", False), ("Storing “big-export.csv” as a dataset…", True)]
 
 
 def test_an_unreadable_file_is_an_alert_and_its_upload_is_removed(client, txlab_app, uploads):
@@ -83,11 +86,77 @@ def test_an_unreadable_file_is_an_alert_and_its_upload_is_removed(client, txlab_
 
     upload_id = _send(client, b"\x00\x01\x02binary\xff" * 100, name="photo.csv")
     with txlab_app.server.test_request_context():
-        result, created, _ = data.import_streamed({"id": upload_id, "name": "photo.csv"})
+        result, created, _ = data.import_streamed(lambda _update: None, {"id": upload_id, "name": "photo.csv"})
     assert "Could not read photo.csv" in component_text(result)
     assert "Traceback" not in component_text(result)
     assert created is data.no_update
     assert not list(uploads.glob(f"{upload_id}.*"))
+
+
+def test_the_import_is_a_background_job_with_cancel_that_writes_only_to_the_data_page(txlab_app):
+    from dash import _callback
+
+    from dashboard.pages import data
+
+    specs = [*txlab_app.callback_map.values(), *_callback.GLOBAL_CALLBACK_MAP.values()]  # before and after Dash's setup
+    spec = next(c for c in specs if getattr(c["callback"], "__wrapped__", None) is data.import_streamed)
+    [listed] = [c for c in [*txlab_app._callback_list, *_callback.GLOBAL_CALLBACK_LIST] if c["inputs"] == spec["inputs"]]
+    background = spec["background"]
+    assert background["cancel"] == [{"id": "data-stream-cancel", "property": "n_clicks"}]
+    assert {str(o) for o in background["progress"]} == {"data-stream-import.children", "data-stream-cancel.disabled"}
+    page_ids = {component.id for component in _walk(data.layout()) if isinstance(getattr(component, "id", None), str)}
+    written = {o.component_id for o in (*spec["output"], *background["progress"])}
+    written |= {prop.rsplit(".", 1)[0] for prop in listed["running"]["running"]}
+    assert "data-stream-picker" in written and written <= page_ids  # see DASH_NOTES: no job on a visit to another page
+
+
+def test_cancel_during_the_import_removes_the_file_and_stores_nothing(client, txlab_app, uploads):
+    from dashboard.pages import data
+
+    upload_id = _send(client, _csv(500), name="stopped.csv")
+    client.post(f"/upload/{upload_id}/finish", headers=HEADERS)
+    with txlab_app.server.test_request_context():
+        before = [m.id for m in context.workspace().list_datasets()]
+        # Dash killed the job process as it read the file; the page's Cancel callback cleans up after it
+        status, value, label = data.cancel_import(1, {"id": upload_id, "name": "stopped.csv", "at": 1})
+        after = [m.id for m in context.workspace().list_datasets()]
+        with pytest.raises(data.PreventUpdate):  # a second Cancel, or one during a later upload: nothing to do
+            data.cancel_import(2, {"id": upload_id, "name": "stopped.csv", "at": 1})
+    assert (status, value, label) == ("Import of “stopped.csv” cancelled.", 0, "")
+    assert after == before
+    assert not list(uploads.glob(f"{upload_id}.*"))
+
+
+def test_an_import_whose_cancel_outran_the_stop_of_its_job_stores_nothing(client, txlab_app, uploads):
+    """On Celery the stop is asynchronous, and a click can beat the switching off of Cancel before the dataset
+    is written: a job may then store the dataset after Cancel removed its file. It deletes it again."""
+    from dashboard.pages import data
+
+    upload_id = _send(client, _csv(500), name="late.csv")
+    client.post(f"/upload/{upload_id}/finish", headers=HEADERS)
+    done = {"id": upload_id, "name": "late.csv", "at": 1}
+
+    def cancel_while_storing(update):
+        if update[0].startswith("Storing"):
+            data.cancel_import(1, done)
+
+    with txlab_app.server.test_request_context():
+        before = [m.id for m in context.workspace().list_datasets()]
+        result, created, status = data.import_streamed(cancel_while_storing, done)
+        after = [m.id for m in context.workspace().list_datasets()]
+    assert "The import of “late.csv” was cancelled." in component_text(result)
+    assert (created, status) == (data.no_update, "")
+    assert after == before
+    assert not list(uploads.glob(f"{upload_id}.*"))
+
+
+def _walk(component):
+    """Every component in a layout tree."""
+    yield component
+    children = getattr(component, "children", None)
+    for child in children if isinstance(children, (list, tuple)) else [children]:
+        if hasattr(child, "to_plotly_json"):
+            yield from _walk(child)
 
 
 def test_a_chunk_at_the_wrong_offset_is_refused_by_name(client):

@@ -15,11 +15,12 @@ from core.errors import TxlabError
 from core.synth import SynthConfig
 from dashboard import components, context, sharing_views
 from dashboard.alerts import error_alert, info_alert
-from dashboard.streamed_upload import import_upload
+from dashboard.streamed_upload import abandon_upload, import_upload
 
 dash.register_page(__name__, path="/", name="Data", title="txlab · Data", order=0)
 
 PREVIEW_ROWS = 20
+PROGRESS_POLL_MS = 500  # how often a running import's stage is asked for
 SHARE = "data-share"  # pattern-matching id type of the dataset list's "Shared" switches
 
 
@@ -350,6 +351,7 @@ def _stream_card(max_mb: int) -> dbc.Card:
             html.Div("Sent in pieces straight to the server's disk, with progress; then read like an upload.", className="form-text"),
             running,
             html.Div(id="data-stream-status", className="small text-muted mt-1"),
+            html.Div(id="data-stream-import", className="small text-muted"),
             html.Div(id="data-stream-error", className="alert alert-danger small py-2 mt-2 mb-0", role="alert", style={"display": "none"}),
         ],
         id="data-stream",
@@ -364,18 +366,47 @@ def _stream_card(max_mb: int) -> dbc.Card:
     Output("data-created", "data", allow_duplicate=True),
     Output("data-stream-status", "children"),
     Input("data-stream-done", "data"),
+    background=True,
+    interval=PROGRESS_POLL_MS,
+    progress=[Output("data-stream-import", "children"), Output("data-stream-cancel", "disabled")],
+    progress_default=["", True],
+    running=[(Output("data-stream-picker", "hidden"), True, False)],  # no second file while this one is read
+    cancel=[Input("data-stream-cancel", "n_clicks")],  # stops the job's process; ``cancel_import`` removes the file
     prevent_initial_call=True,
 )
-def import_streamed(done: dict | None):
-    """Store a finished large-file upload as a dataset, with the same report and preview as an upload."""
+def import_streamed(set_progress, done: dict | None):
+    """Store a finished large-file upload as a dataset in the background, saying whether it is reading or storing,
+    then show the same report and preview as an upload.
+
+    Cancel works while the file is read, and is off while the dataset is written: a job stopped
+    half way through writing would leave a partial copy behind.
+    """
     if not isinstance(done, dict) or not done.get("id"):
         raise PreventUpdate
     name = str(done.get("name") or "the file")
+    stages = {"reading": (f"Reading “{name}”…", False), "storing": (f"Storing “{name}” as a dataset…", True)}
     try:
-        result = import_upload(str(done["id"]))
+        result = import_upload(str(done["id"]), on_stage=lambda stage: set_progress(stages[stage]))
     except Exception as error:  # noqa: BLE001 - every failure becomes an alert
         return error_alert(error, f"Could not read {name}"), no_update, ""
     return _imported_view(result.meta.id), result.meta.id, f"“{result.meta.name}” uploaded and stored."
+
+
+@callback(
+    Output("data-stream-status", "children", allow_duplicate=True),
+    Output("data-stream-progress", "value"),
+    Output("data-stream-progress", "label"),
+    Input("data-stream-cancel", "n_clicks"),
+    State("data-stream-done", "data"),
+    prevent_initial_call=True,
+)
+def cancel_import(n_clicks: int | None, done: dict | None):
+    """Remove the file of an import stopped by Cancel: its job was killed and could not remove it itself."""
+    if not n_clicks or not isinstance(done, dict) or not done.get("id"):
+        raise PreventUpdate
+    if not abandon_upload(str(done["id"])):
+        raise PreventUpdate  # Cancel stopped a file still being sent (assets/stream_upload.js), or the import had ended
+    return f"Import of “{done.get('name') or 'the file'}” cancelled.", 0, ""
 
 
 def _imported_view(dataset_id: str) -> html.Div:
