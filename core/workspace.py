@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 
 SERVER_FILE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".txt", ".parquet")
 _ID_PATTERN = re.compile(r"^ds-[0-9a-f]{12}$")
+#: A half-written or half-deleted dataset folder this old was left by a killed process.
+STALE_AFTER_S = 3600
 _DATA, _MAPPED, _META, _SHARED = "data", "mapped", "meta.json", "shared"  # tables are folders of Parquet parts
 
 
@@ -123,6 +125,7 @@ class Workspace:
             report=report,
             extra=dict(extra or {}),
         )
+        remove_stale_folders(self.datasets_dir)
         staging = self.datasets_dir / f".staging-{dataset_id}"
         try:
             staging.mkdir()
@@ -292,3 +295,20 @@ def _sidecar(folder: Path) -> dict:
 def _not_found(dataset_id: object) -> str:
     """The one message for a dataset that is absent, malformed or someone else's: ids cannot be probed."""
     return f"Dataset {dataset_id!r} not found."
+
+
+def remove_stale_folders(datasets_dir: Path, older_than_s: float = STALE_AFTER_S) -> list[str]:
+    """Delete ``.staging-*`` and ``.deleting-*`` folders a killed import or delete left behind; their names."""
+    cutoff = datetime.now(timezone.utc).timestamp() - older_than_s
+    removed = []
+    for folder in datasets_dir.glob(".*-ds-*"):
+        try:
+            stale = folder.name.startswith((".staging-", ".deleting-")) and folder.stat().st_mtime < cutoff
+        except OSError:
+            continue  # removed by another process meanwhile
+        if stale:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder.name)
+    if removed:
+        log.info("removed %d stale dataset folders: %s", len(removed), ", ".join(removed))
+    return removed

@@ -1,4 +1,5 @@
 import json
+import os
 import time
 
 import pandas as pd
@@ -252,3 +253,16 @@ def test_sharing_and_mapping_one_dataset_from_many_threads_raise_nothing(workspa
     final = workspace.get(meta.id)
     assert final.mapped_rows == len(workspace.load_mapped(meta.id))  # the sidecar describes the table saved last
     assert sorted(p.name for p in (workspace.datasets_dir / meta.id).iterdir()) == ["data", "mapped", "meta.json"] + (["shared"] if final.shared else [])
+
+
+def test_folders_left_by_a_killed_import_or_delete_are_swept_once_stale(tmp_path):
+    workspace = Workspace(tmp_path)
+    workspace.datasets_dir.mkdir(parents=True)
+    old = [workspace.datasets_dir / ".staging-ds-0123456789ab", workspace.datasets_dir / ".deleting-ds-ba9876543210"]
+    fresh = workspace.datasets_dir / ".staging-ds-aaaaaaaaaaaa"  # another process writing right now
+    for folder in (*old, fresh):
+        (folder / "data").mkdir(parents=True)
+    for folder in old:
+        os.utime(folder, (1_600_000_000, 1_600_000_000))
+    meta = workspace.add_dataset(pd.DataFrame({"a": [1, 2]}), name="new", source="test")
+    assert sorted(p.name for p in workspace.datasets_dir.iterdir()) == sorted([".staging-ds-aaaaaaaaaaaa", meta.id])
