@@ -118,11 +118,11 @@ def test_cancel_during_the_import_removes_the_file_and_stores_nothing(client, tx
     with txlab_app.server.test_request_context():
         before = [m.id for m in context.workspace().list_datasets()]
         # Dash killed the job process as it read the file; the page's Cancel callback cleans up after it
-        status, value, label = data.cancel_import(1, {"id": upload_id, "name": "stopped.csv", "at": 1})
+        status, value, label, picker_hidden = data.cancel_import(1, {"id": upload_id, "name": "stopped.csv", "at": 1})
         after = [m.id for m in context.workspace().list_datasets()]
         with pytest.raises(data.PreventUpdate):  # a second Cancel, or one during a later upload: nothing to do
             data.cancel_import(2, {"id": upload_id, "name": "stopped.csv", "at": 1})
-    assert (status, value, label) == ("Import of “stopped.csv” cancelled.", 0, "")
+    assert (status, value, label, picker_hidden) == ("Import of “stopped.csv” cancelled.", 0, "", False)  # the picker is back
     assert after == before
     assert not list(uploads.glob(f"{upload_id}.*"))
 

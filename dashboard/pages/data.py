@@ -396,17 +396,22 @@ def import_streamed(set_progress, done: dict | None):
     Output("data-stream-status", "children", allow_duplicate=True),
     Output("data-stream-progress", "value"),
     Output("data-stream-progress", "label"),
+    Output("data-stream-picker", "hidden", allow_duplicate=True),
     Input("data-stream-cancel", "n_clicks"),
     State("data-stream-done", "data"),
     prevent_initial_call=True,
 )
 def cancel_import(n_clicks: int | None, done: dict | None):
-    """Remove the file of an import stopped by Cancel: its job was killed and could not remove it itself."""
+    """Remove the file of an import stopped by Cancel: its job was killed and could not remove it itself.
+
+    The file picker comes back here too: Dash's own reset of ``running`` can lose the race with
+    a progress poll that was in flight when the job was killed.
+    """
     if not n_clicks or not isinstance(done, dict) or not done.get("id"):
         raise PreventUpdate
     if not abandon_upload(str(done["id"])):
         raise PreventUpdate  # Cancel stopped a file still being sent (assets/stream_upload.js), or the import had ended
-    return f"Import of “{done.get('name') or 'the file'}” cancelled.", 0, ""
+    return f"Import of “{done.get('name') or 'the file'}” cancelled.", 0, "", False
 
 
 def _imported_view(dataset_id: str) -> html.Div:
