@@ -178,9 +178,14 @@ def isolated_dash_callbacks() -> Iterator[None]:
     that no app has claimed yet (and clears the list). A throwaway test app set up after a
     page module was imported would steal that page's callbacks from the real app. Wrap the
     app's construction and `dash_duo.start_server(app)` in this; use `app.callback` inside.
-    """
-    from dash import _callback
 
+    Building a Dash app also makes it the process's ``dash.get_app()``, which later signs and
+    checks background-job handles: the real app is put back afterwards, or a Cancel in a later
+    test would be checked against the throwaway app's secret and kill nothing.
+    """
+    from dash import _callback, _get_app
+
+    saved_app = _get_app.APP
     saved_map = dict(_callback.GLOBAL_CALLBACK_MAP)
     saved_list = list(_callback.GLOBAL_CALLBACK_LIST)
     saved_scripts = list(_callback.GLOBAL_INLINE_SCRIPTS)
@@ -193,6 +198,8 @@ def isolated_dash_callbacks() -> Iterator[None]:
         _callback.GLOBAL_CALLBACK_MAP.update(saved_map)
         _callback.GLOBAL_CALLBACK_LIST[:0] = saved_list
         _callback.GLOBAL_INLINE_SCRIPTS[:0] = saved_scripts
+        if saved_app is not None:
+            _get_app.APP = saved_app
 
 
 def free_port() -> int:
