@@ -39,6 +39,7 @@ from core.registry import ModelRegistry, as_registry
 from core.schema import ColumnMapping
 from core.scoring import SCORE_COLUMN, load_model
 from dashboard import figures
+from dashboard.training_views import version_options
 
 CAT, NUM, TIME = "predict-cat", "predict-num", "predict-time"  # pattern-matching id types of the form
 FEEDBACK = "predict-feedback"
@@ -133,12 +134,12 @@ def _stamp(models_dir: Path, version: str) -> int:
         return 0
 
 
-def version_choice(infos: list, selected: str | None) -> str | None:
-    """The version kept chosen: the selection while it exists, else the active one, else the newest."""
+def version_picker(infos: list, selected: str | None) -> tuple[list[dict], str | None]:
+    """A version dropdown's options, and the version kept chosen: the selection while it exists,
+    else the active one, else the newest."""
     ids = [i.id for i in infos]
-    if selected in ids:
-        return selected
-    return next((i.id for i in infos if i.active), ids[0] if ids else None)
+    chosen = selected if selected in ids else next((i.id for i in infos if i.active), ids[0] if ids else None)
+    return version_options(infos), chosen
 
 
 # --- the single-row form ----------------------------------------------------------------------

@@ -13,7 +13,6 @@ from dash.exceptions import PreventUpdate
 from core.explain import explain_row
 from dashboard import context
 from dashboard import predict_views as views
-from dashboard import training_views
 from dashboard.alerts import error_alert
 
 dash.register_page(__name__, path="/predict", name="Predict", title="txlab · Predict", order=5)
@@ -66,10 +65,8 @@ def layout(version: str | None = None, **_query) -> html.Div:
 @callback(Output("predict-version", "options"), Output("predict-version", "value"), Input("predict-version", "id"), State("predict-version", "value"))
 def list_versions(_id, selected: str | None):
     """Every saved version; the active one chosen unless the address named another."""
-    infos = context.registry().list_versions()
-    chosen = views.version_choice(infos, selected)
     # Always sent, even unchanged: the form below waits for this callback, and no_update would never build it.
-    return training_views.version_options(infos), chosen
+    return views.version_picker(context.registry().list_versions(), selected)
 
 
 @callback(

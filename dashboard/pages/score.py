@@ -16,7 +16,6 @@ from core.datasets import limits_from
 from core.errors import TxlabError
 from dashboard import context
 from dashboard import predict_views as views
-from dashboard import training_views
 from dashboard.alerts import error_alert
 
 dash.register_page(__name__, path="/score", name="Score a file", title="txlab · Score a file", order=5.5)
@@ -85,10 +84,8 @@ def layout(version: str | None = None, **_query) -> html.Div:
 
 @callback(Output("score-version", "options"), Output("score-version", "value"), Input("score-version", "id"), State("score-version", "value"))
 def list_versions(_id, selected: str | None):
-    infos = context.registry().list_versions()
-    chosen = views.version_choice(infos, selected)
     # Always sent, even unchanged: the mapping check waits for this callback, and no_update would never run it.
-    return training_views.version_options(infos), chosen
+    return views.version_picker(context.registry().list_versions(), selected)
 
 
 @callback(
